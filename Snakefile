@@ -1,0 +1,24 @@
+# ohmap: sub-kpc metallicity maps from HST slitless grism spectroscopy of lensed galaxies.
+#
+#   snakemake --cores all          run on the embedded mock MACS1149 field (config/config.yaml)
+#   snakemake -n                   show what would be (re)built
+#
+# The science lives in the ohmap package (src/ohmap); rules call it through workflow/scripts.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/mock.smk"
+include: "workflow/rules/spectra.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

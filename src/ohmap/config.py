@@ -1,0 +1,196 @@
+"""Configuration and sample sheet: read, validate against the JSON schemas, check consistency.
+
+Every problem raises :class:`~ohmap.errors.InputError` naming the file, the row (line number and
+galaxy id) and the field, before any job runs. The workflow calls :func:`load_samples` and
+:func:`check_samples` from ``workflow/rules/common.smk``; they work without Snakemake too.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import jsonschema
+import pandas as pd
+import yaml
+
+from .errors import InputError
+from .grisms import GRISMS, lines_in_range
+from .lines import LINES_BY_NAME, MAP_LINES
+
+
+def _load_schema(path) -> dict:
+    with open(path) as fh:
+        return yaml.safe_load(fh)
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    where = ".".join(str(p) for p in error.absolute_path)
+    return f"field '{where}': {error.message}" if where else error.message
+
+
+def validate_config(config: dict, schema_path, source) -> dict:
+    """Validate a configuration dict against ``schema_path``.
+
+    Raises
+    ------
+    InputError
+        Naming ``source`` (the configuration file) and the offending field.
+    """
+    schema = _load_schema(schema_path)
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise InputError(source, "; ".join(_describe(e) for e in errors))
+    return config
+
+
+def _coerce(value: str, spec: dict):
+    """Turn one TSV cell into the type its schema property asks for (None for empty)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    text = str(value).strip()
+    if text == "":
+        return None
+    kinds = spec.get("type")
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    if "number" in kinds:
+        try:
+            return float(text)
+        except ValueError:
+            return text  # left for the schema to reject with its own message
+    if "integer" in kinds:
+        try:
+            return int(text)
+        except ValueError:
+            return text
+    return text
+
+
+def load_samples(path, schema_path) -> pd.DataFrame:
+    """Read the sample sheet (tab-separated, ``#`` comments) and validate every row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``galaxy_id`` (strings, leading zeros kept); empty cells are None.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "sample sheet not found")
+    schema = _load_schema(schema_path)
+    props = schema["properties"]
+    try:
+        raw = pd.read_csv(path, sep="\t", dtype=str, comment="#", keep_default_na=False)
+    except Exception as exc:  # pandas raises several kinds for malformed text
+        raise InputError(path, f"cannot be read as a tab-separated table: {exc}") from exc
+    if raw.empty:
+        raise InputError(path, "the sample sheet has no rows")
+    unknown = [c for c in raw.columns if c not in props]
+    if unknown:
+        raise InputError(
+            path, f"unknown column(s) {', '.join(unknown)}; allowed: {', '.join(props)}"
+        )
+    first_data_line = _first_data_line(path)
+    validator = jsonschema.Draft202012Validator(schema)
+    records = []
+    for i, row in raw.iterrows():
+        record = {
+            col: _coerce(val, props[col]) for col, val in row.items() if _coerce(val, props[col]) is not None
+        }
+        errors = sorted(validator.iter_errors(record), key=lambda e: list(e.absolute_path))
+        if errors:
+            gid = record.get("galaxy_id", "?")
+            raise InputError(
+                path,
+                f"row {i + 1} (line {first_data_line + i}, galaxy {gid}): "
+                + "; ".join(_describe(e) for e in errors),
+            )
+        records.append(record)
+    frame = pd.DataFrame.from_records(records)
+    frame = frame.reindex(columns=list(props)).astype(object)
+    frame = frame.where(pd.notna(frame), None)
+    duplicated = frame["galaxy_id"][frame["galaxy_id"].duplicated()]
+    if len(duplicated):
+        raise InputError(path, f"galaxy_id {duplicated.iloc[0]} appears more than once")
+    return frame.set_index("galaxy_id", drop=False)
+
+
+def _first_data_line(path: Path) -> int:
+    """1-based line number of the first data row (after comments and the header)."""
+    with open(path) as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.startswith("#"):
+                return number + 1
+    return 2
+
+
+def galaxy_observations(row, config: dict) -> list[tuple[str, str]]:
+    """The (PA label, grism) pairs of one galaxy: its ``observations`` cell, or all in config."""
+    if row.get("observations"):
+        return [tuple(item.split("-")) for item in row["observations"].split(",")]
+    return [(o["pa"], o["grism"]) for o in config["observations"]]
+
+
+def check_samples(samples: pd.DataFrame, config: dict, source) -> None:
+    """Consistency checks the schema cannot express.
+
+    * every galaxy's lens model is configured;
+    * every PA-grism pair a galaxy lists is in ``config['observations']``;
+    * a glass path template has ``{pa}`` and ``{grism}``;
+    * at least one mapped line falls in the usable range of a grism the galaxy is observed with.
+    """
+    configured = {(o["pa"], o["grism"]) for o in config["observations"]}
+    models = config["lens"]["models"]
+    for gid, row in samples.iterrows():
+        where = f"galaxy {gid}"
+        if row["lens_model"] not in models:
+            raise InputError(
+                source,
+                f"{where}, field 'lens_model': no lens model named {row['lens_model']!r} under "
+                f"lens.models in the configuration (known: {', '.join(models)})",
+            )
+        if row["redshift"] <= config["lens"]["z_lens"]:
+            raise InputError(
+                source,
+                f"{where}, field 'redshift': z = {row['redshift']} is not behind the lens "
+                f"(z_lens = {config['lens']['z_lens']})",
+            )
+        pairs = galaxy_observations(row, config)
+        for pa, grism in pairs:
+            if (pa, grism) not in configured:
+                raise InputError(
+                    source,
+                    f"{where}, field 'observations': {pa}-{grism} is not among the configured "
+                    "observations",
+                )
+        if row["spectra_format"] == "glass":
+            for key in ("{pa}", "{grism}"):
+                if key not in row["spectra"]:
+                    raise InputError(
+                        source, f"{where}, field 'spectra': a glass path template needs {key}"
+                    )
+        lines = [LINES_BY_NAME[name] for name in MAP_LINES]
+        grisms = {g for _, g in pairs}
+        if not any(lines_in_range(row["redshift"], GRISMS[g], lines) for g in grisms):
+            ranges = ", ".join(
+                f"{g} {GRISMS[g].wavelength_min:.0f}-{GRISMS[g].wavelength_max:.0f} A" for g in sorted(grisms)
+            )
+            raise InputError(
+                source,
+                f"{where}, field 'redshift': at z = {row['redshift']} none of the lines "
+                f"{', '.join(MAP_LINES)} falls in the usable grism range ({ranges})",
+            )
+
+
+def spectrum_path(row, pa: str, grism: str) -> str:
+    """Input file holding one galaxy's spectrum at one PA and grism."""
+    if row["spectra_format"] == "glass":
+        return row["spectra"].format(pa=pa, grism=grism, galaxy=row["galaxy_id"])
+    return row["spectra"]
+
+
+def resolve(path, base) -> str:
+    """``path`` relative to ``base`` unless absolute."""
+    return path if os.path.isabs(path) else os.path.join(base, path)

@@ -1,0 +1,85 @@
+"""The Snakemake workflow end to end on the small test configuration (config/test/)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.table import Table
+
+from mock_helpers import REPO
+from ohmap.io.products import read_spectrum_product
+
+pytestmark = pytest.mark.workflow
+TEST_CONFIG = ["--configfile", "config/test/config.yaml"]
+
+
+def _snakemake(workdir, *args, check=True):
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", *args]
+    result = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    """A fresh copy of the workflow (as a clone would have it), run once on the test config."""
+    root = tmp_path_factory.mktemp("clone")
+    for item in ("Snakefile", "workflow", "config", "resources", "profiles"):
+        src = REPO / item
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, root / item)
+    _snakemake(root, *TEST_CONFIG)
+    return root
+
+
+def test_dry_run_plans_jobs(tmp_path):
+    for item in ("Snakefile", "workflow", "config", "resources", "profiles"):
+        src = REPO / item
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / item)
+    out = _snakemake(tmp_path, "-n", *TEST_CONFIG).stdout
+    assert "simulate_galaxy" in out and "ingest_spectrum" in out
+    assert not (tmp_path / "results").exists()
+
+
+def test_outputs_written(workdir):
+    results = workdir / "results"
+    truth = Table.read(results / "mock" / "truth" / "galaxies.ecsv")
+    assert sorted(truth["galaxy_id"]) == ["01422", "02806", "05709"]
+    alignment = Table.read(results / "mock" / "truth" / "alignment.ecsv")
+    assert len(alignment) == 3 * 6
+    inventory = Table.read(results / "spectra" / "inventory.ecsv")
+    assert len(inventory) == 18 and inventory["median_error"].unit is not None
+    row = inventory[(inventory["galaxy_id"] == "02806") & (inventory["grism"] == "G141")][0]
+    assert "Ha" in row["lines_in_range"].split(",")
+    spec = read_spectrum_product(results / "spectra" / "05709" / "05709_119-G141.fits")
+    assert spec.pa == "119" and np.isfinite(spec.science).all()
+    for gid in ("01422", "02806", "05709"):
+        assert (results / "spectra" / f"{gid}_spectra.png").stat().st_size > 10_000
+    for model in ("glafic_v3", "sharon_v3"):
+        assert (results / "mock" / "lens_models" / f"hlsp_frontier_model_macs1149_{model}_kappa.fits").exists()
+    assert (workdir / "logs" / "simulate_galaxy" / "05709.log").read_text().strip()
+
+
+def test_rerun_does_nothing(workdir):
+    out = _snakemake(workdir, "-n", *TEST_CONFIG).stdout
+    assert "Nothing to be done" in out
+    out = _snakemake(workdir, "-n", "mock", *TEST_CONFIG).stdout
+    assert "Nothing to be done" in out
+
+
+def test_bad_sample_sheet_stops_before_any_job(tmp_path):
+    for item in ("Snakefile", "workflow", "config", "resources", "profiles"):
+        src = REPO / item
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / item)
+    sheet = tmp_path / "config" / "test" / "galaxies.tsv"
+    sheet.write_text(sheet.read_text().replace("\t2.28\t", "\tz=2.28\t"))
+    result = _snakemake(tmp_path, *TEST_CONFIG, check=False)
+    assert result.returncode != 0
+    message = result.stdout + result.stderr
+    assert "config/test/galaxies.tsv" in message and "galaxy 01422" in message and "'redshift'" in message
+    assert not (tmp_path / "results").exists()

@@ -1,0 +1,104 @@
+# Configuration, sample sheet and input functions shared by all rules.
+
+import os
+
+from ohmap.config import (
+    check_samples,
+    galaxy_observations,
+    load_samples,
+    spectrum_path,
+    validate_config,
+)
+from ohmap.errors import InputError
+
+# ohmap validates with its own functions (not snakemake.utils.validate) so that a bad value is
+# reported with the file, the row and the field, and so the same checks run in the unit tests.
+CONFIG_SOURCE = (workflow.overwrite_configfiles or ["config/config.yaml"])[-1]
+try:
+    validate_config(config, workflow.source_path("../schemas/config.schema.yaml"), CONFIG_SOURCE)
+    samples = load_samples(config["samples"], workflow.source_path("../schemas/galaxies.schema.yaml"))
+    check_samples(samples, config, config["samples"])
+except InputError as error:
+    raise WorkflowError(f"ohmap: bad input: {error}") from None
+
+GALAXIES = list(samples.index)
+OBSERVATIONS = {gid: galaxy_observations(samples.loc[gid], config) for gid in GALAXIES}
+MOCK = config["mock"]
+LENS_SUFFIXES = ("x-arcsec-deflect", "y-arcsec-deflect", "kappa", "gamma")
+
+
+wildcard_constraints:
+    galaxy=r"[A-Za-z0-9_.]+",
+    pa=r"[0-9]{3}",
+    grism=r"G[0-9]{3}",
+    model=r"[A-Za-z0-9_]+",
+
+
+def spectrum_input(wildcards):
+    """The input file holding one galaxy's spectrum at one PA and grism."""
+    row = samples.loc[wildcards.galaxy]
+    return spectrum_path(row, wildcards.pa, wildcards.grism)
+
+
+def spectra_format_of(wildcards):
+    return samples.loc[wildcards.galaxy, "spectra_format"]
+
+
+def redshift_of(wildcards):
+    return float(samples.loc[wildcards.galaxy, "redshift"])
+
+
+def ingested_spectra(galaxy):
+    return [
+        f"results/spectra/{galaxy}/{galaxy}_{pa}-{grism}.fits"
+        for pa, grism in OBSERVATIONS[galaxy]
+    ]
+
+
+def galaxy_spectra(wildcards):
+    return ingested_spectra(wildcards.galaxy)
+
+
+def all_ingested_spectra(wildcards=None):
+    return [path for gid in GALAXIES for path in ingested_spectra(gid)]
+
+
+def mock_galaxies():
+    from ohmap.simulate import load_mock_inputs
+
+    galaxies, _ = load_mock_inputs(MOCK["table2"], MOCK["table5"], MOCK["parameters"])
+    wanted = MOCK.get("galaxies", "all")
+    return [g for g in galaxies if wanted == "all" or g.galaxy_id in wanted]
+
+
+def mock_targets():
+    if not MOCK["enabled"]:
+        return []
+    ids = [g.galaxy_id for g in mock_galaxies()]
+    return [
+        "results/mock/truth/galaxies.ecsv",
+        "results/mock/truth/alignment.ecsv",
+        "results/mock/galaxies.tsv",
+        *expand("results/mock/calib/MOCK.{grism}.1st.sens.fits", grism=["G102", "G141"]),
+        *expand("results/mock/images/{galaxy}_{kind}.fits", galaxy=ids, kind=["f160w", "seg", "mstar"]),
+    ]
+
+
+def mock_lens_maps():
+    if not MOCK["enabled"]:
+        return []
+    return expand(
+        "results/mock/lens_models/hlsp_frontier_model_macs1149_{model}_{suffix}.fits",
+        model=list(config["lens"]["models"]),
+        suffix=LENS_SUFFIXES,
+    )
+
+
+def all_targets():
+    return [
+        *mock_targets(),
+        *all_ingested_spectra(),
+        *mock_lens_maps(),
+        "results/spectra/inventory.ecsv",
+        *expand("results/spectra/{galaxy}_spectra.png", galaxy=GALAXIES),
+    ]

@@ -1,0 +1,95 @@
+# The embedded mock MACS1149.6+2223 field: inputs with known truth (src/ohmap/simulate.py).
+
+
+def mock_settings():
+    """Everything a mock galaxy depends on, passed as params so a change reruns the mock."""
+    settings = {k: v for k, v in MOCK.items() if k not in ("enabled", "galaxies")}
+    settings.update(
+        field=config["field"],
+        observations=config["observations"],
+        reference_pa=config["reference_pa"],
+    )
+    return settings
+
+
+MOCK_OBSERVATIONS = [f"{o['pa']}-{o['grism']}" for o in config["observations"]]
+
+
+rule simulate_lens_model:
+    input:
+        parameters=MOCK["parameters"],
+    output:
+        multiext(
+            "results/mock/lens_models/hlsp_frontier_model_macs1149_{model}_",
+            *[f"{suffix}.fits" for suffix in LENS_SUFFIXES],
+        ),
+    params:
+        prefix=subpath(output[0], strip_suffix="_x-arcsec-deflect.fits"),
+    log:
+        "logs/simulate_lens_model/{model}.log",
+    benchmark:
+        "results/benchmarks/simulate_lens_model/{model}.tsv"
+    script:
+        "../scripts/simulate_lens_model.py"
+
+
+rule simulate_galaxy:
+    input:
+        table2=MOCK["table2"],
+        table5=MOCK["table5"],
+        parameters=MOCK["parameters"],
+    output:
+        spectra=expand(
+            "results/mock/spectra/{field}-{obs}_{{galaxy}}.2D.fits",
+            field=config["field"],
+            obs=MOCK_OBSERVATIONS,
+        ),
+        direct_image="results/mock/images/{galaxy}_f160w.fits",
+        segmentation="results/mock/images/{galaxy}_seg.fits",
+        mass_map="results/mock/images/{galaxy}_mstar.fits",
+        truth_maps="results/mock/truth/{galaxy}_truth.fits",
+        truth_row="results/mock/truth/{galaxy}_truth.ecsv",
+        alignment="results/mock/truth/{galaxy}_alignment.ecsv",
+    params:
+        settings=mock_settings(),
+        outdir="results/mock",
+    log:
+        "logs/simulate_galaxy/{galaxy}.log",
+    benchmark:
+        "results/benchmarks/simulate_galaxy/{galaxy}.tsv"
+    script:
+        "../scripts/simulate_galaxy.py"
+
+
+def mock_truth_inputs(kind):
+    return [f"results/mock/truth/{g.galaxy_id}_{kind}.ecsv" for g in mock_galaxies()]
+
+
+rule mock_truth_tables:
+    input:
+        rows=mock_truth_inputs("truth"),
+        alignment=mock_truth_inputs("alignment"),
+        table2=MOCK["table2"],
+        table5=MOCK["table5"],
+        parameters=MOCK["parameters"],
+    output:
+        galaxies="results/mock/truth/galaxies.ecsv",
+        alignment="results/mock/truth/alignment.ecsv",
+        sample_sheet="results/mock/galaxies.tsv",
+        sensitivity=expand("results/mock/calib/MOCK.{grism}.1st.sens.fits", grism=["G102", "G141"]),
+    params:
+        field=config["field"],
+        galaxies=MOCK.get("galaxies", "all"),
+    log:
+        "logs/mock_truth_tables/mock_truth_tables.log",
+    benchmark:
+        "results/benchmarks/mock_truth_tables.tsv"
+    script:
+        "../scripts/mock_truth_tables.py"
+
+
+rule mock:
+    """Only the mock field: snakemake --cores 2 mock"""
+    input:
+        mock_targets(),
+        mock_lens_maps(),

@@ -1,0 +1,17 @@
+"""Read one galaxy's spectrum at one PA and grism into ohmap's own product."""
+
+from ohmap.ingest import read_spectrum
+from ohmap.io.products import write_spectrum_product
+from ohmap.logs import log_to_file
+
+log = log_to_file(snakemake.log[0])
+w = snakemake.wildcards
+spec = read_spectrum(
+    snakemake.input[0], snakemake.params.spectra_format, w.galaxy, w.pa, w.grism,
+    calibration_dir=snakemake.params.calibration_dir,
+)
+write_spectrum_product(spec, snakemake.output[0])
+log.info(
+    "%s PA %s %s: %d x %d pixels, %.0f-%.0f A, from %s",
+    w.galaxy, w.pa, w.grism, *spec.shape, spec.wavelength[0], spec.wavelength[-1], snakemake.input[0],
+)

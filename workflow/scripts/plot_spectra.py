@@ -1,0 +1,10 @@
+"""Quick-look figure of one galaxy's 2D spectra at every PA and grism."""
+
+from ohmap.io.products import read_spectrum_product
+from ohmap.logs import log_to_file
+from ohmap.plots import plot_spectra
+
+log = log_to_file(snakemake.log[0])
+spectra = [read_spectrum_product(path) for path in snakemake.input]
+plot_spectra(spectra, snakemake.params.redshift, snakemake.output[0])
+log.info("plotted %d spectra of %s", len(spectra), snakemake.wildcards.galaxy)

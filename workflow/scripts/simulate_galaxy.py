@@ -1,0 +1,17 @@
+"""Simulate one mock galaxy: 2D spectra at every PA and grism, stamps and truth."""
+
+from astropy.table import Table
+
+from ohmap.logs import log_to_file
+from ohmap.simulate import AnalyticCluster, load_mock_inputs, simulate_galaxy
+
+log = log_to_file(snakemake.log[0])
+galaxies, cluster = load_mock_inputs(
+    snakemake.input.table2, snakemake.input.table5, snakemake.input.parameters
+)
+galaxy = next(g for g in galaxies if g.galaxy_id == snakemake.wildcards.galaxy)
+lens = AnalyticCluster(cluster["models"][galaxy.lens_model], cluster["z_lens"], galaxy.lens_model)
+written = simulate_galaxy(galaxy, lens, snakemake.params.settings, snakemake.params.outdir)
+Table(rows=[written["galaxy_row"]]).write(snakemake.output.truth_row, overwrite=True)
+Table(rows=written["alignment_rows"]).write(snakemake.output.alignment, overwrite=True)
+log.info("galaxy %s done: %d spectra", galaxy.galaxy_id, len(written["spectra"]))
