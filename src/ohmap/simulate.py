@@ -24,6 +24,7 @@ Units: line fluxes in 1e-17 erg/s/cm^2 (per pixel for maps), flux densities in
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -36,7 +37,8 @@ from astropy.table import Table
 from astropy.wcs import WCS
 from dust_extinction.parameter_averages import CCM89
 from scipy.interpolate import PchipInterpolator
-from scipy.ndimage import label
+from scipy.ndimage import gaussian_filter, label
+from scipy.ndimage import shift as nd_shift
 from scipy.signal import fftconvolve
 
 from . import lines as L
@@ -272,12 +274,13 @@ def kpc_per_arcsec(z: float) -> float:
     return float(COSMOLOGY.kpc_proper_per_arcmin(z).to(u.kpc / u.arcsec).value)
 
 
-def extinction_factor(wavelength_rest, av):
-    """Fraction of light transmitted at rest wavelengths (Angstrom) for nebular A_V (CCM89)."""
+def extinction_factor(wavelength_rest, av: float):
+    """Fraction of light transmitted at rest wavelengths (Angstrom) for nebular A_V (mag).
+
+    Cardelli, Clayton & Mathis (1989) with R_V = 3.1, from the dust_extinction package.
+    """
     a_over_av = _CCM(np.atleast_1d(wavelength_rest) * u.AA)
-    return 10.0 ** (-0.4 * np.asarray(av)[..., None] * a_over_av) if np.ndim(av) else 10.0 ** (
-        -0.4 * av * a_over_av
-    )
+    return 10.0 ** (-0.4 * float(av) * a_over_av)
 
 
 def intrinsic_hbeta_flux(sfr: float, z: float) -> float:
@@ -810,10 +813,8 @@ def _neighbour(rng, geo: StampGeometry, psf, wave, settings, grism_name):
     slope = rng.uniform(-2.5, 0.5)
     truth = disperse_continuum(img, lambda lam: flam * (np.asarray(lam) / F160W_PIVOT) ** slope, wave, col_offset)
     err = settings["contamination_model_error"]
+    # "Good but not perfect": the model is off in scale and slightly misplaced along the rows.
     model = truth * (1.0 + rng.normal(0.0, err["scale"]))
-    model = np.roll(model, 0, axis=0)
-    from scipy.ndimage import shift as nd_shift
-
     model = nd_shift(model, (rng.normal(0.0, err["row_shift_pixels"]), 0.0), order=1, mode="constant")
     return truth, model
 
@@ -828,8 +829,6 @@ def _direct_image(renderer: GalaxyRenderer, frame_pa: float, gal: MockGalaxy, rn
 
 def _segmentation(direct, noise, object_id: int):
     """Pixels above 3 sigma (after light smoothing) connected to the stamp centre."""
-    from scipy.ndimage import gaussian_filter
-
     smooth = gaussian_filter(direct, 1.0)
     # Smoothing by a Gaussian of sigma 1 pixel lowers white noise by 2 sqrt(pi).
     mask = smooth > 3.0 * noise / (2 * np.sqrt(np.pi))
@@ -885,8 +884,6 @@ def _write_stamps(renderer, gal, settings, outdir: Path) -> dict:
 
 
 def _atomic_write(hdul: fits.HDUList, path: Path) -> None:
-    import os
-
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
     hdul.writeto(tmp, overwrite=True)
