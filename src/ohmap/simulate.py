@@ -24,7 +24,6 @@ Units: line fluxes in 1e-17 erg/s/cm^2 (per pixel for maps), flux densities in
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -45,6 +44,7 @@ from . import lines as L
 from .calibrations import log_ratio
 from .errors import InputError
 from .grisms import GRISMS, Grism
+from .io.atomic import write_fits_atomic
 from .io.glass import write_glass_2d
 from .io.hff import write_hff_maps
 from .lensing import (
@@ -55,7 +55,7 @@ from .lensing import (
     maps_on_grid,
     tangent_plane_offsets,
 )
-from .spectrum import dispersion_pa_from_pa_v3, pa_label
+from .spectrum import dispersion_pa_from_pa_v3
 
 log = logging.getLogger(__name__)
 
@@ -707,7 +707,6 @@ def simulate_galaxy(gal: MockGalaxy, cluster: AnalyticCluster, settings: dict, o
     truth = renderer.render(ref_frame_pa)
     truth_unconvolved = renderer.render(ref_frame_pa, convolve=False)
     intrinsic_total = renderer.source.hbeta_total
-    cont_fraction = truth["mstar"] / truth["mstar"].sum()
 
     for obs in observations:
         pa, grism_name = obs["pa"], obs["grism"]
@@ -726,7 +725,7 @@ def simulate_galaxy(gal: MockGalaxy, cluster: AnalyticCluster, settings: dict, o
         stellar = scene["mstar"] / scene["mstar"].sum()
         continuum2d = disperse_continuum(stellar, cont_shape, wave, dx)
 
-        contam2d, contam_model = _neighbour(rng, geo, psf, wave, settings, grism_name)
+        contam2d, contam_model = _neighbour(rng, geo, psf, wave, settings)
         sens = sensitivity_curve(grism_name, wave) * 1e-17 * dlam  # e-/s per (1e-17 flam) per pixel
         conversion = sens * grow[0] * grow[1]
         sigma_counts = noise_per_pixel_counts(grism_name, obs["exposure_time"], observations, settings)
@@ -786,7 +785,7 @@ def simulate_galaxy(gal: MockGalaxy, cluster: AnalyticCluster, settings: dict, o
 
     written["images"] = _write_stamps(renderer, gal, settings, outdir)
     truth_path = outdir / "truth" / f"{gal.galaxy_id}_truth.fits"
-    galaxy_row = _truth_row(gal, renderer, truth, truth_unconvolved, intrinsic_total)
+    galaxy_row = _truth_row(gal, renderer, truth_unconvolved, intrinsic_total)
     _write_truth_maps(truth_path, gal, truth, truth_unconvolved, ref_frame_pa, galaxy_row)
     written["truth"] = truth_path
     written["galaxy_row"] = galaxy_row
@@ -794,7 +793,7 @@ def simulate_galaxy(gal: MockGalaxy, cluster: AnalyticCluster, settings: dict, o
     return written
 
 
-def _neighbour(rng, geo: StampGeometry, psf, wave, settings, grism_name):
+def _neighbour(rng, geo: StampGeometry, psf, wave, settings):
     """True and modelled contamination from a compact neighbour, or zeros."""
     n = geo.size
     truth = np.zeros((n, wave.size))
@@ -878,19 +877,12 @@ def _write_stamps(renderer, gal, settings, outdir: Path) -> dict:
         hdu.header["OBJECT"] = gal.galaxy_id
         hdu.header["REDSHIFT"] = gal.redshift
         path = images / f"{gal.galaxy_id}_{kind}.fits"
-        _atomic_write(fits.HDUList([hdu]), path)
+        write_fits_atomic(fits.HDUList([hdu]), path)
         paths[kind] = path
     return paths
 
 
-def _atomic_write(hdul: fits.HDUList, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    hdul.writeto(tmp, overwrite=True)
-    os.replace(tmp, path)
-
-
-def _truth_row(gal, renderer, truth, truth_unconvolved, intrinsic_total) -> dict:
+def _truth_row(gal, renderer, truth_unconvolved, intrinsic_total) -> dict:
     center_mu = float(renderer.cluster.magnification(renderer.x_img, renderer.y_img, gal.redshift))
     row = dict(
         galaxy_id=gal.galaxy_id,
@@ -949,4 +941,4 @@ def _write_truth_maps(path, gal, truth, truth_unconvolved, ref_frame_pa, row) ->
     av.header["BUNIT"] = "mag"
     av.header["CONTENT"] = "nebular A_V"
     hdus.append(av)
-    _atomic_write(fits.HDUList(hdus), Path(path))
+    write_fits_atomic(fits.HDUList(hdus), Path(path))

@@ -36,6 +36,7 @@ from astropy.io import fits
 from ..errors import InputError
 from ..grisms import get_grism
 from ..spectrum import Spectrum2D, dispersion_pa_from_pa_v3
+from .atomic import write_fits_atomic
 
 FILENAME_PATTERN = re.compile(
     r"(?P<field>[^/]*?)-(?P<pa>\d{3})-(?P<grism>G\d{3})_(?P<galaxy>[^/]+?)\.2D\.fits$",
@@ -191,7 +192,6 @@ def write_glass_2d(
     The file is written under a temporary name and renamed, so a crash never leaves a
     complete-looking file behind.
     """
-    path = Path(path)
     primary = fits.PrimaryHDU()
     for key, value in header_cards.items():
         primary.header[key] = value
@@ -225,7 +225,4 @@ def write_glass_2d(
             image(ytrace, "YTRACE", "pixel", "0-based row of the trace centre per column"),
         ]
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    hdus.writeto(tmp, overwrite=True)
-    os.replace(tmp, path)
+    write_fits_atomic(hdus, path)

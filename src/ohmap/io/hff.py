@@ -25,6 +25,7 @@ from astropy.wcs import WCS, FITSFixedWarning
 from astropy.wcs.utils import proj_plane_pixel_scales
 
 from ..errors import InputError
+from .atomic import write_fits_atomic
 
 #: File-name suffix of each map in an HFF release, keyed by the name ohmap uses for it.
 HFF_SUFFIXES = {
@@ -159,8 +160,6 @@ def write_hff_maps(
     if z_lens is None or not np.isfinite(z_lens) or z_lens < 0:
         raise InputError(paths["alpha_x"], f"z_lens must be a finite redshift >= 0, got {z_lens}")
 
-    for path in paths.values():
-        path.parent.mkdir(parents=True, exist_ok=True)
     for key, data in arrays.items():
         header = wcs.to_header()
         header["BUNIT"] = (_BUNIT[key], "unit of the map values")
@@ -176,7 +175,7 @@ def write_hff_maps(
         if key.startswith("alpha"):
             header["COMMENT"] = "Deflection is along the map's pixel axis, not along RA/Dec."
         hdu = fits.PrimaryHDU(data=data.astype(np.float32), header=header)
-        hdu.writeto(paths[key], overwrite=overwrite)
+        write_fits_atomic(hdu, paths[key], overwrite=overwrite)
     return paths
 
 

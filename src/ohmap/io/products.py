@@ -7,13 +7,13 @@ one layout, so later steps read a single format whose headers say what they hold
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
 
 from .. import FLAMBDA_UNIT, __version__
 from ..spectrum import Spectrum2D
+from .atomic import write_fits_atomic
 
 _IMAGES = (
     ("SCI", "science", "observed flux density per pixel"),
@@ -55,11 +55,7 @@ def write_spectrum_product(spec: Spectrum2D, path) -> None:
             hdu = fits.ImageHDU(np.asarray(data), name=name)
             hdu.header["CONTENT"] = what
             hdus.append(hdu)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    fits.HDUList(hdus).writeto(tmp, overwrite=True)
-    os.replace(tmp, path)
+    write_fits_atomic(fits.HDUList(hdus), path)
 
 
 def read_spectrum_product(path) -> Spectrum2D:
