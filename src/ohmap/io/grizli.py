@@ -109,21 +109,11 @@ def read_grizli_stack(
         an unknown grism or an unparseable PA in EXTVER, a missing wavelength card, and an
         ``ISFLAM = F`` stack without a usable ``calibration_dir``.
     """
-    from astropy.io import fits
-
     path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "grizli stack file not found")
-    try:
-        hdul = fits.open(path, memmap=False)
-    except OSError as exc:
-        raise InputError(path, f"cannot read as FITS: {exc}") from exc
+    hdul = open_grizli_file(path, "stack")
     with hdul:
         primary = hdul[0].header
-        if galaxy is None:
-            if "ID" not in primary:
-                raise InputError(path, "primary header has no ID card; pass galaxy=")
-            galaxy = f"{int(primary['ID']):05d}"
+        galaxy = galaxy_of(hdul, path, galaxy)
         blocks = _collect_blocks(hdul, path)
         parsed = {extver: _parse_extver(extver, path) for extver in blocks}
 
@@ -156,6 +146,28 @@ def read_grizli_stack(
                 )
             )
     return spectra
+
+
+def open_grizli_file(path: Path, kind: str):
+    """Open a grizli FITS product (``kind`` names it in errors) or raise InputError."""
+    from astropy.io import fits
+
+    if not path.is_file():
+        raise InputError(path, f"grizli {kind} file not found")
+    try:
+        return fits.open(path, memmap=False)
+    except OSError as exc:
+        raise InputError(path, f"cannot read as FITS: {exc}") from exc
+
+
+def galaxy_of(hdul, path: Path, galaxy: str | None) -> str:
+    """The galaxy id: ``galaxy`` if given, else the primary header's ID as five digits."""
+    if galaxy is not None:
+        return galaxy
+    primary = hdul[0].header
+    if "ID" not in primary:
+        raise InputError(path, "primary header has no ID card; pass galaxy=")
+    return f"{int(primary['ID']):05d}"
 
 
 def _collect_blocks(hdul, path: Path) -> dict[str, dict]:
