@@ -597,14 +597,9 @@ def extract_line_maps(spec: Spectrum2D, redshift: float, settings: ExtractionSet
 
 
 def _cutout(name, cleaned, err_flux, start, phase, column, redshift, footprint, info, weight=None):
-    ny, nx = cleaned.shape
-    flux = np.zeros((ny, ny))
-    error = np.full((ny, ny), np.inf)
-    k = np.arange(ny)
-    c = start + k
-    inside = (c >= 0) & (c < nx)
-    flux[:, inside] = cleaned[:, c[inside]]
-    error[:, inside] = err_flux[:, c[inside]]
+    ny = cleaned.shape[0]
+    flux = _cutout_values(cleaned, start, ny)
+    error = _cutout_values(err_flux, start, ny, fill=np.inf)
     flux[~np.isfinite(error)] = 0.0
     lam = L.LINES_BY_NAME[name].wavelength * (1.0 + redshift)
     m = LineMap(name, flux, error, np.zeros((ny, ny), dtype=bool), phase, column, lam, info=dict(info))
