@@ -16,6 +16,7 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/mock.smk"
 include: "workflow/rules/spectra.smk"
+include: "workflow/rules/linemaps.smk"
 
 
 rule all:

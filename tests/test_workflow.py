@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from astropy.io import fits
 from astropy.table import Table
 
 from mock_helpers import REPO
+from ohmap.io.linemaps import read_stacked_maps
 from ohmap.io.products import read_spectrum_product
 
 pytestmark = pytest.mark.workflow
@@ -62,6 +65,59 @@ def test_outputs_written(workdir):
     for model in ("glafic_v3", "sharon_v3"):
         assert (results / "mock" / "lens_models" / f"hlsp_frontier_model_macs1149_{model}_kappa.fits").exists()
     assert (workdir / "logs" / "simulate_galaxy" / "05709.log").read_text().strip()
+
+
+def test_line_map_products(workdir):
+    results = workdir / "results"
+    fluxes = Table.read(results / "linemaps" / "sample" / "line_fluxes.ecsv")
+    assert sorted(set(fluxes["galaxy_id"])) == ["01422", "02806", "05709"]
+    assert fluxes["flux"].unit == "1e-17 erg / (s cm2)"
+    truth = Table.read(results / "mock" / "truth" / "galaxies.ecsv")
+    truth.add_index("galaxy_id")
+    # 05709's strongest isolated line, stacked from every PA-grism that covers it, against the
+    # mock's lensed truth (a loose check: the accuracy itself is measured in perf/).
+    row = fluxes[(fluxes["galaxy_id"] == "05709") & (fluxes["line"] == "OIII5008")][0]
+    expected = truth.loc["05709"]["flux_OIII5008_lensed"]
+    assert row["n_maps"] >= 3 and abs(row["flux"] - expected) < 5 * row["flux_error"] + 0.1 * expected
+    vetting = Table.read(results / "linemaps" / "sample" / "vetting.ecsv")
+    assert set(vetting["status"]) <= {"accepted", "rejected", "not_extracted"}
+    assert (vetting["reason"] != "").all()
+    alignments = Table.read(results / "alignment" / "alignment.ecsv")
+    assert len(alignments) == 18 and alignments["shift_x"].unit == "pixel"
+    assert set(alignments[alignments["pa"] == "119"]["status"]) == {"reference"}
+    stacked = read_stacked_maps(results / "linemaps" / "05709_linemaps.fits")
+    assert stacked["header"]["REF_PA"] == "119" and "OIII5008" in stacked
+    for gid in ("01422", "02806", "05709"):
+        assert (results / "linemaps" / f"{gid}_linemaps.png").stat().st_size > 10_000
+        assert (workdir / "logs" / "stack_line_maps" / f"{gid}.log").read_text().strip()
+
+
+def test_changed_pa_spectrum_reruns_only_its_jobs(workdir, tmp_path):
+    spectrum = workdir / "results" / "mock" / "spectra" / "MACS1149-032-G141_05709.2D.fits"
+    kept = tmp_path / "kept.fits"
+    shutil.copy2(spectrum, kept)
+    try:
+        # A content change: Snakemake does not rerun for a new mtime alone when the checksum of a
+        # small input is unchanged.
+        with fits.open(spectrum, mode="update") as hdul:
+            hdul[0].header["HISTORY"] = "re-reduced"
+        out = _snakemake(workdir, "-n", *TEST_CONFIG)
+        out = out.stdout + out.stderr
+    finally:
+        shutil.copy2(kept, spectrum)
+    counts = dict(re.findall(r"^([a-z_]+)\s+(\d+)$", out, flags=re.M))
+    assert counts == {
+        "ingest_spectrum": "1", "extract_line_maps": "1", "align_line_maps": "1", "stack_line_maps": "1",
+        "plot_line_maps": "1", "line_map_summary": "1", "plot_spectra": "1", "spectra_inventory": "1",
+        "all": "1", "total": "9",
+    }
+    outputs = ",".join(re.findall(r"^\s+output: (.*)$", out, flags=re.M)).split(",")
+    per_pa = {m.groups() for m in (re.search(r"/(\w+)/\1_(\d{3}-G\d{3})", o) for o in outputs) if m}
+    assert per_pa == {("05709", "032-G141")}
+    per_galaxy = {m.group(1) for m in (re.search(r"/(\d{5})_\w+\.(?:fits|png|ecsv)$", o.strip())
+                                      for o in outputs) if m}
+    assert per_galaxy == {"05709"}
+    assert _snakemake(workdir, "-n", *TEST_CONFIG).stdout.count("Nothing to be done") == 1
 
 
 def test_rerun_does_nothing(workdir):

@@ -133,6 +133,48 @@ def galaxy_observations(row, config: dict) -> list[tuple[str, str]]:
     return [(o["pa"], o["grism"]) for o in config["observations"]]
 
 
+def reference_observation(pairs, config: dict, galaxy: str, source="configuration") -> tuple[str, str]:
+    """The (PA, grism) whose map grid a galaxy's stacks are on.
+
+    The configured ``reference_pa`` with ``linemaps.reference_grism`` (default G141), else the
+    reference PA's other grism.
+
+    Raises
+    ------
+    InputError
+        When the galaxy was not observed at the reference PA.
+    """
+    pa = config["reference_pa"]
+    grism = config.get("linemaps", {}).get("reference_grism", "G141")
+    at_pa = [g for p, g in pairs if p == pa]
+    if not at_pa:
+        raise InputError(source, f"galaxy {galaxy}, field 'observations': not observed at the reference "
+                                 f"PA {pa} (reference_pa), so its maps have no orientation to be aligned to")
+    return pa, (grism if grism in at_pa else sorted(at_pa)[-1])
+
+
+def linemap_settings(config: dict, source="configuration") -> dict:
+    """Extraction, alignment, vetting and joint de-blending settings from the ``linemaps``
+    section (unknown keys raise :class:`InputError` naming the section)."""
+    from .align import AlignmentSettings
+    from .deblend import JointDeblendSettings
+    from .extract import ExtractionSettings
+    from .stack import VettingSettings
+
+    section = config.get("linemaps") or {}
+    out = {}
+    for key, cls in (("extraction", ExtractionSettings), ("alignment", AlignmentSettings),
+                     ("vetting", VettingSettings)):
+        out[key] = cls.from_config(section.get(key), f"{source}, section linemaps.{key}")
+    out["joint"] = JointDeblendSettings.from_config((section.get("stacking") or {}).get("joint"),
+                                                    f"{source}, section linemaps.stacking.joint")
+    unknown = [n for n in out["extraction"].lines if n not in LINES_BY_NAME]
+    if unknown:
+        raise InputError(source, f"section linemaps.extraction, field 'lines': unknown line(s) "
+                                 f"{', '.join(unknown)} (known: {', '.join(MAP_LINES)})")
+    return out
+
+
 def check_samples(samples: pd.DataFrame, config: dict, source) -> None:
     """Consistency checks the schema cannot express.
 
@@ -165,6 +207,7 @@ def check_samples(samples: pd.DataFrame, config: dict, source) -> None:
                     f"{where}, field 'observations': {pa}-{grism} is not among the configured "
                     "observations",
                 )
+        reference_observation(pairs, config, gid, source)
         if row["spectra_format"] == "glass":
             for key in ("{pa}", "{grism}"):
                 if key not in row["spectra"]:

@@ -5,7 +5,9 @@ import os
 from ohmap.config import (
     check_samples,
     galaxy_observations,
+    linemap_settings,
     load_samples,
+    reference_observation,
     spectrum_path,
     validate_config,
 )
@@ -18,11 +20,16 @@ try:
     validate_config(config, workflow.source_path("../schemas/config.schema.yaml"), CONFIG_SOURCE)
     samples = load_samples(config["samples"], workflow.source_path("../schemas/galaxies.schema.yaml"))
     check_samples(samples, config, config["samples"])
+    linemap_settings(config, CONFIG_SOURCE)
 except InputError as error:
     raise WorkflowError(f"ohmap: bad input: {error}") from None
 
 GALAXIES = list(samples.index)
 OBSERVATIONS = {gid: galaxy_observations(samples.loc[gid], config) for gid in GALAXIES}
+REFERENCE = {
+    gid: reference_observation(OBSERVATIONS[gid], config, gid, config["samples"]) for gid in GALAXIES
+}
+LINEMAPS = config.get("linemaps") or {}
 MOCK = config["mock"]
 LENS_SUFFIXES = ("x-arcsec-deflect", "y-arcsec-deflect", "kappa", "gamma")
 
@@ -63,6 +70,44 @@ def all_ingested_spectra(wildcards=None):
     return [path for gid in GALAXIES for path in ingested_spectra(gid)]
 
 
+def line_maps_of(galaxy, pa, grism):
+    return f"results/linemaps/{galaxy}/{galaxy}_{pa}-{grism}_maps.fits"
+
+
+def reference_line_maps(wildcards):
+    """The reference PA-grism's maps, which every PA-grism of the galaxy is aligned to."""
+    return line_maps_of(wildcards.galaxy, *REFERENCE[wildcards.galaxy])
+
+
+def reference_label(wildcards):
+    return "-".join(REFERENCE[wildcards.galaxy])
+
+
+def galaxy_line_maps(wildcards):
+    return [line_maps_of(wildcards.galaxy, pa, grism) for pa, grism in OBSERVATIONS[wildcards.galaxy]]
+
+
+def galaxy_alignments(wildcards):
+    return [
+        f"results/alignment/{wildcards.galaxy}/{wildcards.galaxy}_{pa}-{grism}.ecsv"
+        for pa, grism in OBSERVATIONS[wildcards.galaxy]
+    ]
+
+
+def all_alignments(wildcards=None):
+    return [
+        f"results/alignment/{gid}/{gid}_{pa}-{grism}.ecsv" for gid in GALAXIES for pa, grism in OBSERVATIONS[gid]
+    ]
+
+
+def all_line_fluxes(wildcards=None):
+    return expand("results/linemaps/{galaxy}_fluxes.ecsv", galaxy=GALAXIES)
+
+
+def all_vetting(wildcards=None):
+    return expand("results/linemaps/{galaxy}_vetting.ecsv", galaxy=GALAXIES)
+
+
 def mock_galaxies():
     from ohmap.simulate import load_mock_inputs
 
@@ -101,4 +146,6 @@ def all_targets():
         *mock_lens_maps(),
         "results/spectra/inventory.ecsv",
         *expand("results/spectra/{galaxy}_spectra.png", galaxy=GALAXIES),
+        *expand("results/linemaps/{galaxy}_linemaps.png", galaxy=GALAXIES),
+        "results/linemaps/sample/line_fluxes.ecsv",
     ]

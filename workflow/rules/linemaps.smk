@@ -1,0 +1,88 @@
+# Emission-line maps (Wang et al. 2017, Sect. 4.3): per galaxy x PA x grism extraction and
+# alignment to the reference PA, then per galaxy vetting and inverse-variance stacking.
+
+
+rule extract_line_maps:
+    input:
+        "results/spectra/{galaxy}/{galaxy}_{pa}-{grism}.fits",
+    output:
+        "results/linemaps/{galaxy}/{galaxy}_{pa}-{grism}_maps.fits",
+    params:
+        redshift=redshift_of,
+        settings=LINEMAPS.get("extraction"),
+    log:
+        "logs/extract_line_maps/{galaxy}_{pa}-{grism}.log",
+    benchmark:
+        "results/benchmarks/extract_line_maps/{galaxy}_{pa}-{grism}.tsv"
+    script:
+        "../scripts/extract_line_maps.py"
+
+
+rule align_line_maps:
+    input:
+        maps="results/linemaps/{galaxy}/{galaxy}_{pa}-{grism}_maps.fits",
+        reference=reference_line_maps,
+    output:
+        "results/alignment/{galaxy}/{galaxy}_{pa}-{grism}.ecsv",
+    params:
+        reference=reference_label,
+        settings=LINEMAPS.get("alignment"),
+    log:
+        "logs/align_line_maps/{galaxy}_{pa}-{grism}.log",
+    benchmark:
+        "results/benchmarks/align_line_maps/{galaxy}_{pa}-{grism}.tsv"
+    script:
+        "../scripts/align_line_maps.py"
+
+
+rule stack_line_maps:
+    input:
+        maps=galaxy_line_maps,
+        alignments=galaxy_alignments,
+    output:
+        maps="results/linemaps/{galaxy}_linemaps.fits",
+        vetting="results/linemaps/{galaxy}_vetting.ecsv",
+        fluxes="results/linemaps/{galaxy}_fluxes.ecsv",
+    params:
+        reference=reference_label,
+        redshift=redshift_of,
+        settings=LINEMAPS.get("vetting"),
+        lines=LINEMAPS.get("extraction", {}).get("lines"),
+        stacking=LINEMAPS.get("stacking"),
+    log:
+        "logs/stack_line_maps/{galaxy}.log",
+    benchmark:
+        "results/benchmarks/stack_line_maps/{galaxy}.tsv"
+    script:
+        "../scripts/stack_line_maps.py"
+
+
+rule plot_line_maps:
+    input:
+        maps="results/linemaps/{galaxy}_linemaps.fits",
+        fluxes="results/linemaps/{galaxy}_fluxes.ecsv",
+    output:
+        "results/linemaps/{galaxy}_linemaps.png",
+    log:
+        "logs/plot_line_maps/{galaxy}.log",
+    benchmark:
+        "results/benchmarks/plot_line_maps/{galaxy}.tsv"
+    script:
+        "../scripts/plot_line_maps.py"
+
+
+rule line_map_summary:
+    input:
+        fluxes=all_line_fluxes,
+        vetting=all_vetting,
+        alignments=all_alignments,
+    output:
+        fluxes="results/linemaps/sample/line_fluxes.ecsv",
+        vetting="results/linemaps/sample/vetting.ecsv",
+        alignments="results/alignment/alignment.ecsv",
+    log:
+        "logs/line_map_summary/line_map_summary.log",
+    benchmark:
+        "results/benchmarks/line_map_summary.tsv"
+    script:
+        "../scripts/line_map_summary.py"

@@ -1,0 +1,14 @@
+"""Panel of one galaxy's direct image and stacked line maps (cf. Wang et al. 2017, Figs. 3-4)."""
+
+from astropy.table import Table
+
+from ohmap.io.linemaps import read_stacked_maps
+from ohmap.logs import log_to_file
+from ohmap.plots import plot_line_maps
+
+log = log_to_file(snakemake.log[0])
+stacked = read_stacked_maps(snakemake.input.maps)
+lines = list(Table.read(snakemake.input.fluxes, format="ascii.ecsv")["line"])
+notes = {k.split(" ", 1)[1] if " " in k else k: v for k, v in stacked["header"].items() if k.startswith("NOMAP")}
+plot_line_maps(stacked, lines, snakemake.output[0], notes)
+log.info("plotted %d line maps of %s", sum(line in stacked for line in lines), snakemake.wildcards.galaxy)

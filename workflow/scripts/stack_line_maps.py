@@ -1,0 +1,46 @@
+"""Vetting and inverse-variance stacking of one galaxy's aligned line maps."""
+
+from ohmap.extract import direct_on_map_grid
+from ohmap.io.linemaps import (
+    fluxes_table,
+    read_alignment,
+    read_extraction,
+    vetting_table,
+    write_stacked_maps,
+)
+from ohmap.deblend import JointDeblendSettings
+from ohmap.logs import log_to_file
+from ohmap.stack import VettingSettings, stack_galaxy
+
+log = log_to_file(snakemake.log[0])
+galaxy = snakemake.wildcards.galaxy
+settings = VettingSettings.from_config(snakemake.params.settings, "linemaps.vetting")
+stacking = dict(snakemake.params.stacking or {})
+joint = None
+if stacking.get("joint_deblend", True):
+    joint = JointDeblendSettings.from_config(stacking.get("joint"), "linemaps.stacking.joint")
+extractions, alignments = {}, {}
+for maps_path, alignment_path in zip(snakemake.input.maps, snakemake.input.alignments):
+    ex = read_extraction(maps_path)
+    _, alignments[(ex.pa, ex.grism)] = read_alignment(alignment_path)
+    extractions[(ex.pa, ex.grism)] = ex
+reference_key = tuple(snakemake.params.reference.split("-"))
+lines = snakemake.params.lines or list(dict.fromkeys(n for ex in extractions.values() for n in ex.maps))
+result = stack_galaxy(extractions, alignments, reference_key, lines, settings,
+                      stacking.get("kernel", "lanczos3"), joint)
+for row in result.vetting:
+    log.info("%s-%s %s: %s (%s)", row["pa"], row["grism"], row["line"], row["status"], row["reason"])
+for row in result.fluxes:
+    log.info("%s (%s): %d maps, %.2f +- %.2f 1e-17 erg/s/cm2 (per-PA %.2f +- %.2f)", row["line"], row["method"],
+             row["n_maps"], row["flux"], row["flux_error"], row["flux_per_pa"], row["flux_per_pa_error"])
+for line, note in result.notes.items():
+    log.warning("%s: no stacked map: %s", line, note)
+reference = extractions[reference_key]
+direct = None
+if reference.direct_image is not None:
+    direct = direct_on_map_grid(reference.direct_image, reference.footprint.shape[0])
+redshift = snakemake.params.redshift
+write_stacked_maps(snakemake.output.maps, galaxy, reference, result.stacks, redshift, direct, result.notes,
+                   result.joint)
+vetting_table(galaxy, result.vetting).write(snakemake.output.vetting, format="ascii.ecsv", overwrite=True)
+fluxes_table(galaxy, redshift, result.fluxes).write(snakemake.output.fluxes, format="ascii.ecsv", overwrite=True)
