@@ -165,7 +165,9 @@ def read_extraction(path) -> Extraction:
             d.update(json.loads(row["details"]))
             decisions.append(d)
         columns = {str(r["line"]): float(r["column"]) for r in hdul["LINES"].data}
-        get = (lambda n: np.asarray(hdul[n].data, dtype=float) if n in hdul else None)  # noqa: E731
+        def get(name):
+            return np.asarray(hdul[name].data, dtype=float) if name in hdul else None
+
         return Extraction(
             galaxy=str(h["OBJECT"]), pa=str(h["PA_LABEL"]), grism=str(h["GRISM"]),
             dispersion_pa=float(h["PA_DISP"]), pixel_scale=float(h["PIXSCALE"]),
@@ -249,7 +251,7 @@ def write_stacked_maps(path, galaxy: str, reference: Extraction, stacks: dict, r
     h["REF_GRSM"] = (reference.grism, "grism of the reference map grid")
     _frame_cards(h, reference.dispersion_pa, reference.pixel_scale)
     h["MAPLINES"] = (",".join(stacks), "lines with a stacked map")
-    for i, (line, note) in enumerate(sorted((notes or {}).items()), 1):
+    for line, note in sorted((notes or {}).items()):
         h[f"HIERARCH NOMAP {line}"] = note
     h["OHMAPVER"] = (__version__, "ohmap version")
     h["COMMENT"] = "Inverse-variance weighted mean of the aligned, vetted PA-grism maps (Sect. 4.3)."
