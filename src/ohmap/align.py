@@ -55,7 +55,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.ndimage import gaussian_filter, map_coordinates
+from scipy.ndimage import gaussian_filter
 
 from .resample import KERNELS, FrameTransform, frame_coordinates
 from .settings import ConfigSection
@@ -210,21 +210,6 @@ def smooth_map(flux, error, valid, sigma: float):
     out = np.where(ok, num / np.maximum(norm, 1e-12), 0.0)
     err = np.where(ok, np.sqrt(var) / np.maximum(norm, 1e-12), np.inf)
     return out, err
-
-
-def to_reference_grid(flux, valid, transform: FrameTransform, x_phase: float, out_shape):
-    """Map and validity of a map resampled onto the reference grid (cubic spline; a quick look,
-    the fit itself uses :class:`_Interpolator` and the stack the sparse operators of
-    :mod:`ohmap.resample`)."""
-    u, v = frame_coordinates(out_shape)
-    xs, ys = transform.target_to_source(u, v)
-    n, m = flux.shape
-    cols = xs + (m - 1) / 2.0 - x_phase
-    rows = ys + (n - 1) / 2.0
-    data = np.where(valid, flux, 0.0)
-    out = map_coordinates(data, [rows, cols], order=3, mode="constant", cval=0.0)
-    cover = map_coordinates(valid.astype(float), [rows, cols], order=1, mode="constant", cval=0.0)
-    return out, cover > 0.999
 
 
 # ----------------------------------------------------------------------------------------------
