@@ -84,15 +84,12 @@ from scipy import linalg, sparse
 from scipy.ndimage import binary_dilation
 from scipy.sparse.linalg import splu
 
-from . import lines as L
+from .lines import TIED_LINES
 from .resample import KERNELS, FrameTransform, resampling_matrix
 from .settings import ConfigSection
 from .stack import StackedMap
 
 log = logging.getLogger(__name__)
-
-#: Lines tied to a parent by a fixed flux ratio: name -> (parent, parent / tied flux ratio).
-TIED_LINES = {"OIII4960": ("OIII5008", L.OIII_5008_TO_4960)}
 
 
 @dataclass

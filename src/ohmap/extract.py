@@ -42,13 +42,11 @@ from scipy.ndimage import binary_dilation, gaussian_filter, label
 
 from .settings import ConfigSection
 from . import lines as L
+from .lines import TIED_LINES
 from .grisms import get_grism
 from .spectrum import Spectrum2D
 
 log = logging.getLogger(__name__)
-
-#: Lines tied to a parent by a fixed flux ratio: name -> (parent, parent / tied flux ratio).
-TIED_LINES = {"OIII4960": ("OIII5008", L.OIII_5008_TO_4960)}
 
 
 @dataclass

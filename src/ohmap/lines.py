@@ -48,6 +48,9 @@ MAP_LINES = ("OII", "Hg", "Hb", "OIII5008", "Ha", "SII")
 
 #: [OIII]5008/[OIII]4960 flux ratio (Storey & Zeippen 2000).
 OIII_5008_TO_4960 = 2.98
+
+#: Lines tied to a parent by a fixed flux ratio: name -> (parent, parent / tied flux ratio).
+TIED_LINES = {"OIII4960": ("OIII5008", OIII_5008_TO_4960)}
 #: [NII]6585/[NII]6550 flux ratio (theoretical, Storey & Zeippen 2000).
 NII_6585_TO_6550 = 2.94
 #: Case B Balmer ratios relative to H-beta (Hummer & Storey 1987, as in the paper).

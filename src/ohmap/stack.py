@@ -237,7 +237,7 @@ def stack_galaxy(extractions: dict, alignments: dict, reference_key, lines, sett
     vetting, fluxes, stacks, notes = [], [], {}, {}
     accepted = {}
     for line in lines:
-        entries, values, errors = [], [], []
+        entries, keys, values, errors = [], [], [], []
         for key in sorted(extractions):
             ex = extractions[key]
             row = dict(pa=key[0], grism=key[1], line=line, alignment=alignments[key].status,
@@ -253,9 +253,10 @@ def stack_galaxy(extractions: dict, alignments: dict, reference_key, lines, sett
             vetting.append(dict(row, status="accepted" if ok else "rejected", reason=reason))
             if ok:
                 entries.append((f"{key[0]}-{key[1]}", m, alignments[key].transform))
+                keys.append(key)
                 values.append(m.integrated_flux)
                 errors.append(m.integrated_error)
-        accepted[line] = [tuple(label.split("-")) for label, _, _ in entries]
+        accepted[line] = keys
         flux, error = combine_integrated(values, errors)
         frow = dict(line=line, method="stack", n_maps=len(entries),
                     contributors=",".join(e[0] for e in entries), flux=flux, flux_error=error,
@@ -297,18 +298,16 @@ def _joint_groups(extractions, alignments, reference, lines, accepted, stacks, f
                                    settings)
         out[group] = diag
         names, cov = diag["aperture_covariance"]
+        sigma = dict(zip(names, np.sqrt(np.diag(cov)))) if names else {}
         for line, sm in maps.items():
             sm.method = "joint"
             stacks[line] = sm
             notes.pop(line, None)
-            i = names.index(line) if line in names else None
-            correlation = {}
-            if i is not None:
-                for j, other in enumerate(names):
-                    if other != line and cov[i, i] > 0 and cov[j, j] > 0:
-                        correlation[other] = round(float(cov[i, j] / np.sqrt(cov[i, i] * cov[j, j])), 4)
-            sm.covariance = {other: float(cov[i, j]) for j, other in enumerate(names)
-                             if i is not None and other != line}
+            if line in names:
+                i = names.index(line)
+                sm.covariance = {other: float(cov[i, j]) for j, other in enumerate(names) if other != line}
+            correlation = {other: c / (sigma[line] * sigma[other]) for other, c in sm.covariance.items()
+                           if sigma[line] > 0 and sigma[other] > 0}
             rows[line].update(method="joint", n_maps=len(sm.contributors), contributors=",".join(sm.contributors),
                               flux=sm.aperture_flux, flux_error=sm.aperture_error,
                               aperture_flux=sm.aperture_flux, aperture_error=sm.aperture_error,

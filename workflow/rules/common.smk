@@ -87,17 +87,16 @@ def galaxy_line_maps(wildcards):
     return [line_maps_of(wildcards.galaxy, pa, grism) for pa, grism in OBSERVATIONS[wildcards.galaxy]]
 
 
+def alignment_of(galaxy, pa, grism):
+    return f"results/alignment/{galaxy}/{galaxy}_{pa}-{grism}.ecsv"
+
+
 def galaxy_alignments(wildcards):
-    return [
-        f"results/alignment/{wildcards.galaxy}/{wildcards.galaxy}_{pa}-{grism}.ecsv"
-        for pa, grism in OBSERVATIONS[wildcards.galaxy]
-    ]
+    return [alignment_of(wildcards.galaxy, pa, grism) for pa, grism in OBSERVATIONS[wildcards.galaxy]]
 
 
 def all_alignments(wildcards=None):
-    return [
-        f"results/alignment/{gid}/{gid}_{pa}-{grism}.ecsv" for gid in GALAXIES for pa, grism in OBSERVATIONS[gid]
-    ]
+    return [alignment_of(gid, pa, grism) for gid in GALAXIES for pa, grism in OBSERVATIONS[gid]]
 
 
 def all_line_fluxes(wildcards=None):
