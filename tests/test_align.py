@@ -160,6 +160,15 @@ def test_pure_noise_is_too_faint_to_align():
     assert r.status.startswith("nominal: too faint") and "shift error" in r.status
 
 
+def test_a_barely_detected_line_is_not_aligned_on():
+    pa, ref = observe(galaxy, rotation_error=0.5, dx=0.5, dy=0.5, noise=0.01, seed=4)
+    pa.maps["Ha"].integrated_flux = 4.0  # integrated S/N 4, below the default 5
+    r = align_extraction(pa, ref, AlignmentSettings())
+    assert r.status.startswith("nominal: too faint") and "line S/N 4.0" in r.status
+    assert r.transform == FrameTransform(30.0, 0.0, 0.0)
+    assert align_extraction(pa, ref, AlignmentSettings(min_line_snr=3.0)).status == "fitted"
+
+
 def test_expected_nccf_is_the_nccf_of_noisy_twins():
     x, y = frame_coordinates((N, N))
     truth = galaxy(x, y)

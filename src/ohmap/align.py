@@ -35,6 +35,8 @@ variance in the denominator the expected chi-square is the same at every phase).
   Levenberg-Marquardt fit with an analytic Jacobian.
 * The 1-sigma errors come from the Fisher matrix of the unsmoothed maps, with the noise's own
   contribution to the squared gradients subtracted (so a pure-noise map has no information).
+* A pair whose line has an integrated S/N of ``min_line_snr`` (5) or less in either map is not
+  fitted at all: the nominal transform is kept.
 * The rotation correction is kept only when the data measure it to ``max_rotation_error_deg``
   (0.5 deg); otherwise it is set to zero and the shifts are refitted. Compact or faint
   sources hardly constrain the rotation, and a noisy fitted angle is worse than the nominal
@@ -94,8 +96,10 @@ class AlignmentSettings(ConfigSection):
         on the mock the secondary lines (de-blended H-beta, [SII]) carry de-blending residuals
         that pull the transform more than their signal helps.
     min_line_snr : float
-        A line enters the joint fit only if its integrated S/N exceeds this in both maps (the
-        primary pair is always used).
+        Integrated S/N a line map must exceed, in the PA's map and in the reference's, to be
+        aligned on: below it in the primary pair the nominal transform is kept (a fit to a
+        barely detected map is mostly a fit to its noise); in the joint fit, lines below it
+        are left out.
     search_step_pixels : float
         Step of the coarse grid over the shifts that starts the fit, pixels.
     search_smooth_pixels : float
@@ -793,6 +797,11 @@ def align_extraction(extraction, reference, settings: AlignmentSettings) -> Alig
     same = (extraction.pa == reference.pa and extraction.grism == reference.grism)
     if same:
         return AlignmentResult(identity, rotation0, 1.0, 1.0, "reference", line, ref_line)
+    snr = min(_snr(extraction.maps[line]), _snr(reference.maps[ref_line]))
+    if not snr > settings.min_line_snr:
+        return AlignmentResult(identity, rotation0, np.nan, 0.0,
+                               f"nominal: too faint to align (line S/N {snr:.1f} < {settings.min_line_snr:g})",
+                               line, ref_line)
     built = _build_pairs([(extraction.maps[a], reference.maps[b]) for a, b in names],
                          reference.footprint, settings)
     if built is None or built[0][0].pa_line != line:
