@@ -34,7 +34,6 @@ from astropy import units as u
 from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS
-from dust_extinction.parameter_averages import CCM89
 from scipy.interpolate import PchipInterpolator
 from scipy.ndimage import gaussian_filter, label
 from scipy.ndimage import shift as nd_shift
@@ -48,24 +47,21 @@ from .io.atomic import write_fits_atomic
 from .io.glass import write_glass_2d
 from .io.hff import write_hff_maps
 from .lensing import (
-    COSMOLOGY,
     Component,
     cored_isothermal,
     distance_ratio,
     maps_on_grid,
     tangent_plane_offsets,
 )
+from .nebular import extinction_factor, intrinsic_hbeta_flux, kpc_per_arcsec
 from .spectrum import dispersion_pa_from_pa_v3
 
 log = logging.getLogger(__name__)
 
-#: Kennicutt (1998) SFR calibration for a Chabrier IMF, Msun/yr per erg/s of H-alpha.
-KENNICUTT_SFR_PER_LHA = 4.6e-42
 #: AB zero point of WFC3/IR F160W (counts/s for a source of 0 AB mag would be 10**(0.4 ZP)).
 F160W_ZEROPOINT_AB = 25.946
 F160W_PIVOT = 15369.0
 INTERLACED_PIXEL = 0.065
-_CCM = CCM89(Rv=3.1)
 EMITTED_LINES = ("OII", "Hg", "Hb", "OIII4960", "OIII5008", "NII6550", "Ha", "NII6585", "SII")
 
 #: Sensitivity-curve shapes (relative to the peak) for the mock grisms: knots through which a
@@ -267,27 +263,6 @@ class AnalyticCluster:
 # ----------------------------------------------------------------------------------------------
 # Sources
 # ----------------------------------------------------------------------------------------------
-
-
-def kpc_per_arcsec(z: float) -> float:
-    """Proper kpc per arcsec at redshift ``z`` in :data:`ohmap.lensing.COSMOLOGY`."""
-    return float(COSMOLOGY.kpc_proper_per_arcmin(z).to(u.kpc / u.arcsec).value)
-
-
-def extinction_factor(wavelength_rest, av: float):
-    """Fraction of light transmitted at rest wavelengths (Angstrom) for nebular A_V (mag).
-
-    Cardelli, Clayton & Mathis (1989) with R_V = 3.1, from the dust_extinction package.
-    """
-    a_over_av = _CCM(np.atleast_1d(wavelength_rest) * u.AA)
-    return 10.0 ** (-0.4 * float(av) * a_over_av)
-
-
-def intrinsic_hbeta_flux(sfr: float, z: float) -> float:
-    """Dust-corrected, unlensed H-beta flux (1e-17 erg/s/cm^2) of a galaxy forming ``sfr`` Msun/yr."""
-    l_ha = sfr / KENNICUTT_SFR_PER_LHA
-    d_l = COSMOLOGY.luminosity_distance(z).to(u.cm).value
-    return l_ha / L.HALPHA_TO_HBETA / (4 * np.pi * d_l**2) / 1e-17
 
 
 def line_ratios_to_hbeta(oh12, nii_ha: float) -> dict:
