@@ -17,6 +17,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/mock.smk"
 include: "workflow/rules/spectra.smk"
 include: "workflow/rules/linemaps.smk"
+include: "workflow/rules/inference.smk"
 
 
 rule all:

@@ -14,7 +14,9 @@ from astropy.table import Table
 
 from mock_helpers import REPO
 from ohmap.io.linemaps import read_stacked_maps
+from ohmap.io.posteriors import read_global_fit, read_spaxel_maps
 from ohmap.io.products import read_spectrum_product
+from ohmap.spaxels import read_plan
 
 pytestmark = pytest.mark.workflow
 TEST_CONFIG = ["--configfile", "config/test/config.yaml"]
@@ -92,6 +94,25 @@ def test_line_map_products(workdir):
         assert (workdir / "logs" / "stack_line_maps" / f"{gid}.log").read_text().strip()
 
 
+def test_inference_products(workdir):
+    results = workdir / "results" / "inference"
+    fits_table = read_global_fit(results / "global_fits.ecsv")
+    assert sorted(fits_table["galaxy_id"]) == ["01422", "02806", "05709"]
+    assert fits_table["oh12_p50"].unit == "dex" and fits_table["sfr_p50"].unit == "solMass / yr"
+    assert np.all((fits_table["oh12_p16"] <= fits_table["oh12_p50"]) & (fits_table["oh12_p50"] <= fits_table["oh12_p84"]))
+    for gid in ("01422", "02806", "05709"):
+        plan = read_plan(results / "spaxels" / gid / "plan.ecsv")
+        shards = sorted((results / "spaxels" / gid).glob("shard_*.h5"))
+        assert len(shards) == plan.meta["n_shards"] == max(1, -(-len(plan) // 8))
+        maps = read_spaxel_maps(results / "maps" / f"{gid}_maps.fits")
+        assert maps["header"]["NFITTED"] == len(plan) == int(maps["FITTED"].sum())
+        fitted = maps["FITTED"]
+        assert np.isfinite(maps["OH12"][fitted]).all() and np.isnan(maps["OH12"][~fitted]).all()
+        assert (results / "maps" / f"{gid}_maps.png").stat().st_size > 10_000
+        assert (results / "global" / f"{gid}_corner.png").stat().st_size > 10_000
+    assert sum(len(read_plan(results / "spaxels" / g / "plan.ecsv")) for g in ("01422", "02806", "05709")) > 0
+
+
 def test_changed_pa_spectrum_reruns_only_its_jobs(workdir, tmp_path):
     spectrum = workdir / "results" / "mock" / "spectra" / "MACS1149-032-G141_05709.2D.fits"
     kept = tmp_path / "kept.fits"
@@ -109,7 +130,10 @@ def test_changed_pa_spectrum_reruns_only_its_jobs(workdir, tmp_path):
     assert counts == {
         "ingest_spectrum": "1", "extract_line_maps": "1", "align_line_maps": "1", "stack_line_maps": "1",
         "plot_line_maps": "1", "line_map_summary": "1", "plot_spectra": "1", "spectra_inventory": "1",
-        "all": "1", "total": "9",
+        "fit_global_fluxes": "1", "plot_global_corner": "1", "global_fit_summary": "1",
+        # The shard jobs appear once the re-planned checkpoint has run.
+        "plan_spaxels": "1", "gather_spaxel_maps": "1", "plot_spaxel_maps": "1",
+        "all": "1", "total": "15",
     }
     outputs = ",".join(re.findall(r"^\s+output: (.*)$", out, flags=re.M)).split(",")
     per_pa = {m.groups() for m in (re.search(r"/(\w+)/\1_(\d{3}-G\d{3})", o) for o in outputs) if m}

@@ -175,6 +175,27 @@ def linemap_settings(config: dict, source="configuration") -> dict:
     return out
 
 
+def inference_settings(config: dict, source="configuration") -> dict:
+    """Model, sampler and spaxel settings from the ``inference`` section (unknown keys or bad
+    values raise :class:`InputError` naming the section)."""
+    from .inference import InferenceSettings
+    from .samplers import SamplerSettings
+    from .spaxels import SpaxelSettings
+
+    section = config.get("inference") or {}
+    out = {}
+    for key, cls in (("model", InferenceSettings), ("sampler", SamplerSettings),
+                     ("spaxels", SpaxelSettings)):
+        try:
+            out[key] = cls.from_config(section.get(key), f"{source}, section inference.{key}")
+        except TypeError as error:
+            raise InputError(source, f"section inference.{key}: {error}") from None
+        except InputError as error:
+            raise InputError(source, f"section inference.{key}: {error.problem}") from None
+    out["limit_fraction"] = float(section.get("limit_fraction", 0.05))
+    return out
+
+
 def check_samples(samples: pd.DataFrame, config: dict, source) -> None:
     """Consistency checks the schema cannot express.
 

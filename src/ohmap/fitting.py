@@ -125,3 +125,43 @@ def fit_fluxes(model: LineFluxModel, flux, error, keys, settings: SamplerSetting
     log.info("fitted %d objects with the %s engine; %d unconverged", len(results), settings.engine,
              sum(not r.converged for r in results))
     return results
+
+
+def integrated_flux_inputs(fluxes, lines=None):
+    """Flux vector, errors and covariance of a galaxy's integrated line fluxes.
+
+    Parameters
+    ----------
+    fluxes : astropy.table.Table
+        A ``<galaxy>_fluxes.ecsv`` table of the line-map step (columns ``line``, ``flux``,
+        ``flux_error`` in 1e-17 erg/s/cm^2, and ``correlation``: ``"LINE=r,..."`` for lines
+        de-blended together).
+    lines : sequence of str, optional
+        Lines to use (default: those of :data:`ohmap.inference.FIT_LINES` in the table).
+
+    Returns
+    -------
+    lines : tuple of str
+    flux, error : ndarray
+        ``(n_lines,)``; a line without a measurement (infinite error) has NaN flux.
+    covariance : ndarray
+        ``(n_lines, n_lines)``: errors squared on the diagonal, ``r sigma_i sigma_j`` between
+        jointly de-blended lines.
+    """
+    from .inference import FIT_LINES
+
+    rows = {str(r["line"]): r for r in fluxes}
+    lines = tuple(n for n in (lines or FIT_LINES) if n in rows)
+    flux = np.array([float(rows[n]["flux"]) for n in lines])
+    error = np.array([float(rows[n]["flux_error"]) for n in lines])
+    bad = ~(np.isfinite(error) & (error > 0) & np.isfinite(flux))
+    flux[bad] = np.nan
+    cov = np.diag(np.where(bad, np.inf, error) ** 2)
+    for i, n in enumerate(lines):
+        text = str(rows[n]["correlation"]) if "correlation" in rows[n].colnames else ""
+        for item in filter(None, (t.strip() for t in text.split(","))):
+            other, _, value = item.partition("=")
+            if other in lines and not bad[i] and not bad[lines.index(other)]:
+                j = lines.index(other)
+                cov[i, j] = float(value) * error[i] * error[j]
+    return lines, flux, error, cov

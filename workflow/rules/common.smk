@@ -5,6 +5,7 @@ import os
 from ohmap.config import (
     check_samples,
     galaxy_observations,
+    inference_settings,
     linemap_settings,
     load_samples,
     reference_observation,
@@ -21,6 +22,7 @@ try:
     samples = load_samples(config["samples"], workflow.source_path("../schemas/galaxies.schema.yaml"))
     check_samples(samples, config, config["samples"])
     linemap_settings(config, CONFIG_SOURCE)
+    inference_settings(config, CONFIG_SOURCE)
 except InputError as error:
     raise WorkflowError(f"ohmap: bad input: {error}") from None
 
@@ -30,6 +32,11 @@ REFERENCE = {
     gid: reference_observation(OBSERVATIONS[gid], config, gid, config["samples"]) for gid in GALAXIES
 }
 LINEMAPS = config.get("linemaps") or {}
+INFERENCE_CONFIG = config.get("inference") or {}
+# Passed whole as params, so that changing any inference setting reruns the fits.
+INFERENCE = {
+    key: INFERENCE_CONFIG.get(key) or {} for key in ("model", "sampler", "spaxels")
+} | {"limit_fraction": INFERENCE_CONFIG.get("limit_fraction", 0.05)}
 MOCK = config["mock"]
 LENS_SUFFIXES = ("x-arcsec-deflect", "y-arcsec-deflect", "kappa", "gamma")
 
@@ -39,6 +46,7 @@ wildcard_constraints:
     pa=r"[0-9]{3}",
     grism=r"G[0-9]{3}",
     model=r"[A-Za-z0-9_]+",
+    shard=r"[0-9]+",
 
 
 def spectrum_input(wildcards):
@@ -107,6 +115,39 @@ def all_vetting(wildcards=None):
     return expand("results/linemaps/{galaxy}_vetting.ecsv", galaxy=GALAXIES)
 
 
+def galaxy_row(wildcards):
+    """The galaxy's sample-sheet values the inference needs (position, redshift, lens model,
+    [NII]/Halpha), as params: editing them reruns the galaxy's fits."""
+    row = samples.loc[wildcards.galaxy]
+    nii = row.get("nii_ha")
+    return {
+        "galaxy_id": wildcards.galaxy,
+        "ra_deg": float(row["ra_deg"]),
+        "dec_deg": float(row["dec_deg"]),
+        "redshift": float(row["redshift"]),
+        "lens_model": str(row["lens_model"]),
+        "nii_ha": None if nii is None or nii != nii else float(nii),
+    }
+
+
+def lens_maps_of(wildcards):
+    """The four HFF maps of the galaxy's lens model (changing the model reruns its fits)."""
+    prefix = config["lens"]["models"][samples.loc[wildcards.galaxy, "lens_model"]]
+    return [f"{prefix}_{suffix}.fits" for suffix in LENS_SUFFIXES]
+
+
+def spaxel_shards(wildcards):
+    """The shard files of a galaxy, known once its spaxel plan exists (checkpoint)."""
+    from ohmap.spaxels import plan_shard_count
+
+    plan = checkpoints.plan_spaxels.get(galaxy=wildcards.galaxy).output.plan
+    return expand(
+        "results/inference/spaxels/{galaxy}/shard_{shard}.h5",
+        galaxy=wildcards.galaxy,
+        shard=range(plan_shard_count(plan)),
+    )
+
+
 def mock_galaxies():
     from ohmap.simulate import load_mock_inputs
 
@@ -147,4 +188,7 @@ def all_targets():
         *expand("results/spectra/{galaxy}_spectra.png", galaxy=GALAXIES),
         *expand("results/linemaps/{galaxy}_linemaps.png", galaxy=GALAXIES),
         "results/linemaps/sample/line_fluxes.ecsv",
+        "results/inference/global_fits.ecsv",
+        *expand("results/inference/global/{galaxy}_corner.png", galaxy=GALAXIES),
+        *expand("results/inference/maps/{galaxy}_maps.png", galaxy=GALAXIES),
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 from astropy.io import fits
@@ -24,3 +25,18 @@ def write_fits_atomic(hdul, path, overwrite: bool = True) -> Path:
     hdul.writeto(tmp, overwrite=True)
     os.replace(tmp, path)
     return path
+
+
+@contextmanager
+def atomic_path(path):
+    """Context manager giving a temporary path next to ``path`` to write to; it is renamed to
+    ``path`` when the block completes and removed if the block raises."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part" + path.suffix)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()

@@ -1,0 +1,17 @@
+"""Checkpoint: the spaxels of one galaxy to fit, and their shards."""
+
+from ohmap.io.linemaps import read_stacked_maps
+from ohmap.logs import log_to_file
+from ohmap.spaxels import SpaxelSettings, select_spaxels, write_plan
+
+log = log_to_file(snakemake.log[0])
+galaxy = snakemake.wildcards.galaxy
+settings = SpaxelSettings.from_config(snakemake.params.settings, "inference.spaxels")
+stacked = read_stacked_maps(snakemake.input.maps)
+stacks = {k: v for k, v in stacked.items() if k not in ("header", "footprint", "direct")}
+table, shape = select_spaxels(stacks, settings, galaxy)
+table.meta["pixel_scale_arcsec"] = float(stacked["header"]["PIXSCALE"]) * settings.bin_pixels
+table = write_plan(snakemake.output.plan, table, galaxy, settings.shard_size)
+log.info("galaxy %s: %d spaxels of %dx%d (binned %dx%d) reach S/N >= %g in %s; %d shard(s)", galaxy, len(table),
+         shape[0], shape[1], settings.bin_pixels, settings.bin_pixels, settings.min_snr,
+         ",".join(table.meta["selection_lines"]), table.meta["n_shards"])
