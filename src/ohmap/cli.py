@@ -27,7 +27,7 @@ SCHEMAS = Path("workflow") / "schemas"
 DEFAULT_CONFIG = Path("config") / "config.yaml"
 #: Limit rule of the summaries (:func:`ohmap.inference.summarize`) unless the configuration's
 #: ``inference.limit_fraction`` gives another.
-LIMIT_FRACTION = 0.05
+LIMIT_FRACTION = 0.2
 
 log = logging.getLogger("ohmap.cli")
 
@@ -135,8 +135,8 @@ def _read_config_sections(args) -> tuple[dict, dict, float, str | None]:
         sections.append(dict(section))
     limit_fraction = inference.get("limit_fraction", LIMIT_FRACTION)
     if isinstance(limit_fraction, bool) or not isinstance(limit_fraction, (int, float)) \
-            or not 0 < limit_fraction < 0.5:
-        raise InputError(path, f"inference.limit_fraction = {limit_fraction!r}: need a number in (0, 0.5)")
+            or not 0 < limit_fraction < 1:
+        raise InputError(path, f"inference.limit_fraction = {limit_fraction!r}: need a number in (0, 1)")
     return sections[0], sections[1], float(limit_fraction), os.fspath(path)
 
 

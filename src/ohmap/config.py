@@ -192,7 +192,7 @@ def inference_settings(config: dict, source="configuration") -> dict:
             raise InputError(source, f"section inference.{key}: {error}") from None
         except InputError as error:
             raise InputError(source, f"section inference.{key}: {error.problem}") from None
-    out["limit_fraction"] = float(section.get("limit_fraction", 0.05))
+    out["limit_fraction"] = float(section.get("limit_fraction", 0.2))
     return out
 
 

@@ -50,7 +50,7 @@ class FluxFit:
 
 def fit_fluxes(model: LineFluxModel, flux, error, keys, settings: SamplerSettings, redshift,
                magnification=1.0, covariances=None, progress_every: int = 0,
-               spaxel_arcsec: float | None = None, limit_fraction: float = 0.05) -> list[FluxFit]:
+               spaxel_arcsec: float | None = None, limit_fraction: float = 0.2) -> list[FluxFit]:
     """Sample the posterior of each object's fluxes.
 
     Parameters

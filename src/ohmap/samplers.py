@@ -101,7 +101,9 @@ class SamplerSettings(ConfigSection):
 
 def object_stream(seed: int, *key) -> np.random.Generator:
     """The random stream of one object (e.g. ``key = (galaxy, spaxel index)``)."""
-    words = [int(seed) % 2**32] + [int.from_bytes(str(k).encode(), "little") % 2**32 for k in key]
+    # Each key part enters whole (SeedSequence takes integers of any size), tagged with its type
+    # so that 7 and "7" differ.
+    words = [int(seed)] + [int.from_bytes(f"{type(k).__name__}:{k}".encode(), "little") for k in key]
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(words)))
 
 
@@ -166,8 +168,7 @@ def integrated_time(chain, c: float = 5.0) -> np.ndarray:
     ndarray
         Shape ``(..., ndim)``, in steps.
     """
-    x = np.asarray(chain)
-    x = x.astype(np.float64 if x.dtype == np.float64 else np.float32)
+    x = np.asarray(chain, dtype=np.float64)
     n = x.shape[-3]
     x = x - x.mean(axis=-3, keepdims=True)
     size = scipy.fft.next_fast_len(2 * n - 1, real=True)
@@ -190,8 +191,8 @@ def integrated_time(chain, c: float = 5.0) -> np.ndarray:
 
 
 def _stretch_block(log_prob, x, lp, rngs, settings: SamplerSettings, record_from: int):
-    """Run the batched stretch move on a block; returns the kept chain (unthinned, float32 for
-    the autocorrelation), the stored thinned chain, its log-probabilities and acceptances."""
+    """Run the batched stretch move on a block; returns every fifth kept step (float32, for the
+    autocorrelation), the stored thinned chain, its log-probabilities and the acceptances."""
     n_obj, n_walk, ndim = x.shape
     half = n_walk // 2
     a = settings.stretch_scale
@@ -252,7 +253,8 @@ def sample_batched(log_prob, initial, rngs, settings: SamplerSettings) -> ChainR
     if not np.all(np.isfinite(lp)):
         raise ValueError("every starting walker needs a finite log-probability")
     kept, stored, stored_lp, acceptance = _stretch_block(log_prob, x, lp, rngs, settings, settings.n_burn)
-    tau = _TAU_STRIDE * integrated_time(kept)
+    # One object at a time, so that its estimate is the same whatever block it is in.
+    tau = _TAU_STRIDE * np.stack([integrated_time(k) for k in kept]) if len(kept) else np.zeros((0, x.shape[-1]))
     return ChainResult(stored, stored_lp, acceptance, tau,
                        settings.n_kept >= settings.min_tau_multiple * tau.max(axis=-1),
                        "batched", time.perf_counter() - t0, n_kept_steps=settings.n_kept)
