@@ -129,3 +129,17 @@ def test_bad_config_names_field(config, edit, field):
     with pytest.raises(InputError, match="config/config.yaml") as err:
         validate_config(bad, CONFIG_SCHEMA, "config/config.yaml")
     assert field in str(err.value)
+
+
+def test_settings_sections_name_a_field_of_the_wrong_kind():
+    from ohmap.errors import InputError
+    from ohmap.samplers import SamplerSettings
+    from ohmap.spaxels import SpaxelSettings
+
+    with pytest.raises(InputError, match=r"config.yaml: field 'n_walkers' = 'abc': expected a whole number"):
+        SamplerSettings.from_config({"n_walkers": "abc"}, "config.yaml")
+    with pytest.raises(InputError, match="field 'emcee_vectorize'"):
+        SamplerSettings.from_config({"emcee_vectorize": "yes"}, "config.yaml")
+    # Whole numbers written as floats are taken as the integers they are.
+    assert SpaxelSettings.from_config({"bin_pixels": 2.0}).bin_pixels == 2
+    assert isinstance(SpaxelSettings.from_config({"bin_pixels": 2.0}).bin_pixels, int)
