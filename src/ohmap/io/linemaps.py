@@ -27,36 +27,16 @@ from ..extract import Extraction, LineMap
 from ..resample import FrameTransform
 from ..stack import StackedMap
 from .atomic import write_fits_atomic
+from .serialize import card_value, dumps
 
 #: Unit of line flux per pixel and of integrated line fluxes.
 LINE_FLUX_UNIT = "1e-17 erg / (s cm2)"
 
 
-def _json_default(value):
-    if isinstance(value, (np.bool_,)):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"cannot write {type(value).__name__} to provenance")
 
 
-def _dumps(value) -> str:
-    return json.dumps(value, default=_json_default, sort_keys=True)
 
 
-def _card_value(value):
-    """A header-safe rendering of a provenance value (FITS cards cannot hold NaN or inf)."""
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if np.isfinite(value) else str(value)
-    return str(value)
 
 
 def _image(data, name, content, unit=None):
@@ -93,7 +73,7 @@ def write_extraction(extraction: Extraction, path, source: str = "") -> None:
     h["OBJECT"] = (ex.galaxy, "galaxy id")
     h["PA_LABEL"] = (ex.pa, "PA_V3 label")
     h["GRISM"] = (ex.grism, "WFC3/IR grism")
-    h["REDSHIFT"] = (_card_value(ex.redshift), "catalogue redshift used to place the lines")
+    h["REDSHIFT"] = (card_value(ex.redshift), "catalogue redshift used to place the lines")
     _frame_cards(h, ex.dispersion_pa, ex.pixel_scale)
     h["PA_DISP"] = (float(ex.dispersion_pa), "[deg] E of N of the dispersion axis")
     h["MAPLINES"] = (",".join(ex.maps), "lines with a map in this file")
@@ -116,13 +96,13 @@ def write_extraction(extraction: Extraction, path, source: str = "") -> None:
         fh["XPHASE"] = (float(m.x_phase), "[pixel] sub-pixel phase of the grid along +x")
         fh["COLUMN"] = (float(m.column), "[pixel] spectrum column of the line centre")
         fh["WAVE"] = (float(m.wavelength), "[Angstrom] observed vacuum wavelength")
-        fh["INTFLUX"] = (_card_value(m.integrated_flux), "[1e-17 erg/s/cm2] flux in the footprint")
-        fh["INTERR"] = (_card_value(m.integrated_error), "[1e-17 erg/s/cm2] its 1-sigma error")
+        fh["INTFLUX"] = (card_value(m.integrated_flux), "[1e-17 erg/s/cm2] flux in the footprint")
+        fh["INTERR"] = (card_value(m.integrated_error), "[1e-17 erg/s/cm2] its 1-sigma error")
         for key in ("method", "contour_level", "contour_clean", "deblend_note", "residual_flag", "residual_z",
                     "coverage"):
             if key in m.info:
-                fh[f"HIERARCH {key.upper()}"] = _card_value(m.info[key])
-        fh["PROVJSON"] = _dumps(m.info)  # full provenance; too long for a comment
+                fh[f"HIERARCH {key.upper()}"] = card_value(m.info[key])
+        fh["PROVJSON"] = dumps(m.info)  # full provenance; too long for a comment
         hdus += [flux, _image(m.error, f"ERR_{name}", f"1-sigma error of {name}; inf = no data", LINE_FLUX_UNIT),
                  _image(m.blended.astype(np.uint8), f"BLEND_{name}", "1 = may hold flux of another line")]
     names = list(ex.columns)
@@ -133,7 +113,7 @@ def write_extraction(extraction: Extraction, path, source: str = "") -> None:
         "line": [d["line"] for d in ex.decisions],
         "status": [d["status"] for d in ex.decisions],
         "reason": [d["reason"] for d in ex.decisions],
-        "details": [_dumps({k: v for k, v in d.items() if k not in ("line", "status", "reason")})
+        "details": [dumps({k: v for k, v in d.items() if k not in ("line", "status", "reason")})
                     for d in ex.decisions],
     })
     hdus += [lines, fits.BinTableHDU(decisions, name="DECISIONS")]
@@ -268,18 +248,18 @@ def write_stacked_maps(path, galaxy: str, reference: Extraction, stacks: dict, r
         fh["NMAPS"] = (len(s.contributors), "number of PA-grism maps stacked")
         for i, label in enumerate(s.contributors, 1):
             fh[f"MAP{i}"] = (label, "PA-grism map in the stack")
-        fh["APFLUX"] = (_card_value(s.aperture_flux), "[1e-17 erg/s/cm2] sum over FOOTPRINT")
-        fh["APERR"] = (_card_value(s.aperture_error), "[1e-17 erg/s/cm2] its exact 1-sigma error")
+        fh["APFLUX"] = (card_value(s.aperture_flux), "[1e-17 erg/s/cm2] sum over FOOTPRINT")
+        fh["APERR"] = (card_value(s.aperture_error), "[1e-17 erg/s/cm2] its exact 1-sigma error")
         fh["METHOD"] = (s.method, "stack (IV mean of maps) or joint (de-blending)")
         for i, (other, cov) in enumerate(sorted(s.covariance.items()), 1):
             fh[f"COVLINE{i}"] = (other, "line covarying with this one")
-            fh[f"COVAP{i}"] = (_card_value(cov), "[(1e-17 erg/s/cm2)^2] aperture covariance")
+            fh[f"COVAP{i}"] = (card_value(cov), "[(1e-17 erg/s/cm2)^2] aperture covariance")
         for group, diag in (joint or {}).items():
             if line in group:
                 fh["JGROUP"] = ("+".join(group), "lines solved together")
-                fh["JCHI2DOF"] = (_card_value(diag["residual"]["chi2_per_dof"]), "chi2/dof of the joint fit")
+                fh["JCHI2DOF"] = (card_value(diag["residual"]["chi2_per_dof"]), "chi2/dof of the joint fit")
                 fh["JUNKNOWN"] = (int(diag["n_unknowns"]), "unknown pixels of the joint fit")
-                fh["JPRIOR"] = (_card_value(diag["prior_sigma"]), "[1e-17 erg/s/cm2] prior width per pixel")
+                fh["JPRIOR"] = (card_value(diag["prior_sigma"]), "[1e-17 erg/s/cm2] prior width per pixel")
                 fh["JVARMETH"] = (str(diag["variance_method"]), "per-pixel error method")
                 for k, note in enumerate(diag["notes"], 1):
                     fh[f"HIERARCH JNOTE{k}"] = note

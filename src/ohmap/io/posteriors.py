@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from astropy.table import Column, MaskedColumn, Table, vstack
 from .. import __version__
 from ..errors import InputError
 from .atomic import atomic_path
+from .serialize import card_value, dumps
 
 #: Unit of each summarised quantity (astropy unit strings; ``""`` = dimensionless).
 QUANTITY_UNITS = {
@@ -74,39 +74,15 @@ _NOT_FITTED = "NaN: spaxel not fitted, see FITTED"
 # ----------------------------------------------------------------------------------------------
 
 
-def _json_default(value):
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (Path, os.PathLike)):
-        return os.fspath(value)
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-def _dumps(value) -> str:
-    return json.dumps(value, default=_json_default, sort_keys=True)
 
 
 def _plain(value):
     """``value`` as plain JSON types (tuples become lists, dataclasses dicts)."""
-    return json.loads(_dumps(value))
+    return json.loads(dumps(value))
 
 
-def _card_value(value):
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if np.isfinite(value) else str(value)
-    return str(value)
 
 
 def quantity_unit(name: str) -> str:
@@ -249,7 +225,7 @@ def _write_summary(h5, quantities, fits_) -> None:
     import h5py
 
     group = h5.create_group("summary")
-    group.attrs["quantities"] = _dumps(list(quantities))
+    group.attrs["quantities"] = dumps(list(quantities))
     group.attrs["content"] = ("Per spaxel and quantity: 16th, 50th, 84th percentile, the reported value "
                               "(median, or the 84th/16th percentile for an upper/lower limit) and the "
                               "limit flag ('' measured, '<' upper limit, '>' lower limit).")
@@ -349,33 +325,33 @@ def write_shard(path, galaxy: str, spaxels: Table, fits, model, meta: dict | Non
             "('' measured, '<' upper, '>' lower limit).")
         a["galaxy"] = str(galaxy)
         a["n_spaxels"] = len(fits_)
-        a["parameter_names"] = _dumps(list(names))
-        a["parameter_units"] = _dumps([PARAMETER_UNITS.get(n, "") for n in names])
-        a["quantities"] = _dumps(list(quantities))
-        a["quantity_units"] = _dumps({q: quantity_unit(q) for q in quantities})
-        a["lines"] = _dumps(list(model.lines))
+        a["parameter_names"] = dumps(list(names))
+        a["parameter_units"] = dumps([PARAMETER_UNITS.get(n, "") for n in names])
+        a["quantities"] = dumps(list(quantities))
+        a["quantity_units"] = dumps({q: quantity_unit(q) for q in quantities})
+        a["lines"] = dumps(list(model.lines))
         a["calibration"] = str(calibration)
-        a["inference_settings"] = _dumps(model.settings)
-        a["sampler_settings"] = _dumps(sampler)
-        a["meta"] = _dumps(meta)
+        a["inference_settings"] = dumps(model.settings)
+        a["sampler_settings"] = dumps(sampler)
+        a["meta"] = dumps(meta)
         a["ohmap_version"] = __version__
 
         sp = h5.create_group("spaxels")
-        sp.attrs["columns"] = _dumps(list(spaxels.colnames))
+        sp.attrs["columns"] = dumps(list(spaxels.colnames))
         sp.attrs["content"] = "spaxel table: one row per spaxel, in the order of every per-spaxel dataset"
         for name in spaxels.colnames:
             _write_column(sp, name, spaxels[name])
 
         ds = h5.create_dataset("chains", data=chains, dtype=np.float32, compression="gzip",
                                compression_opts=4, chunks=(1,) + chains.shape[1:] if chains.size else None)
-        ds.attrs["unit"] = _dumps([PARAMETER_UNITS.get(n, "") for n in names])
+        ds.attrs["unit"] = dumps([PARAMETER_UNITS.get(n, "") for n in names])
         ds.attrs["axes"] = "spaxel, stored step, walker, parameter"
         ds = h5.create_dataset("tau", data=tau, dtype=np.float64)
         ds.attrs["unit"] = "steps"
         ds = h5.create_dataset("acceptance", data=np.array([f.acceptance for f in fits_], dtype=np.float64))
         ds.attrs["unit"] = "fraction of proposals accepted"
         h5.create_dataset("converged", data=np.array([bool(f.converged) for f in fits_], dtype=bool))
-        h5.create_dataset("keys", data=np.array([_dumps(list(f.key)) for f in fits_], dtype=object),
+        h5.create_dataset("keys", data=np.array([dumps(list(f.key)) for f in fits_], dtype=object),
                           dtype=h5py.string_dtype("utf-8"))
         _write_summary(h5, quantities, fits_)
     return Path(path)
@@ -590,7 +566,7 @@ def write_spaxel_maps(path, galaxy: str, shape, summary, header_cards: dict | No
         key = str(key).upper()
         if len(key) > 8 or not key.replace("-", "").replace("_", "").isalnum():
             key = f"HIERARCH {key}"
-        h[key] = (_card_value(value), str(comment))
+        h[key] = (card_value(value), str(comment))
     h["OHMAPVER"] = (__version__, "ohmap version")
     h["COMMENT"] = ("Posterior summaries of the per-spaxel Bayesian inference (Wang et al. 2017, "
                     "Sect. 4.4 and 6.1) on the binned map grid; pixel (iy, ix) = (row, column).")
