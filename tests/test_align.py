@@ -17,7 +17,7 @@ from ohmap.align import (
 )
 from ohmap.extract import LineMap
 from ohmap.resample import FrameTransform, frame_coordinates
-from ohmap.simulate import frame_axes
+from ohmap.resample import frame_axes
 
 N = 48
 REF_PA = 74.0  # dispersion PA of the reference frame, deg E of N

@@ -161,3 +161,10 @@ def resample(flux, error, matrix, out_shape, min_coverage: float = 0.999):
     flux_out = np.where(ok, out, 0.0).reshape(out_shape)
     error_out = np.where(ok, np.sqrt(np.maximum(out_var, 0.0)), np.inf).reshape(out_shape)
     return flux_out, error_out
+
+
+def frame_axes(pa_x_deg: float):
+    """Unit vectors (east, north) of the +x and +y axes of a frame whose +x points ``pa_x_deg``
+    east of north (+y at ``pa_x_deg + 90``; images are not mirrored)."""
+    t = np.radians(pa_x_deg)
+    return np.array([np.sin(t), np.cos(t)]), np.array([np.cos(t), -np.sin(t)])

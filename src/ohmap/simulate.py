@@ -54,6 +54,7 @@ from .lensing import (
     tangent_plane_offsets,
 )
 from .nebular import extinction_factor, intrinsic_hbeta_flux, kpc_per_arcsec
+from .resample import frame_axes
 from .spectrum import dispersion_pa_from_pa_v3
 
 log = logging.getLogger(__name__)
@@ -412,12 +413,6 @@ def gaussian_psf(fwhm_arcsec: float, pixel: float = INTERLACED_PIXEL, wing_fract
     wing = np.exp(-0.5 * r2 / (3 * sigma) ** 2) / (3 * sigma) ** 2
     psf = (1 - wing_fraction) * core + wing_fraction * wing
     return psf / psf.sum()
-
-
-def frame_axes(pa_x_deg: float):
-    """Unit vectors (east, north) of the +x and +y axes of a frame whose +x is at ``pa_x_deg``."""
-    t = np.radians(pa_x_deg)
-    return np.array([np.sin(t), np.cos(t)]), np.array([np.cos(t), -np.sin(t)])
 
 
 @dataclass
