@@ -18,6 +18,7 @@ include: "workflow/rules/mock.smk"
 include: "workflow/rules/spectra.smk"
 include: "workflow/rules/linemaps.smk"
 include: "workflow/rules/inference.smk"
+include: "workflow/rules/gradients.smk"
 
 
 rule all:

@@ -15,6 +15,7 @@ from astropy.table import Table
 from mock_helpers import REPO
 from ohmap.io.linemaps import read_stacked_maps
 from ohmap.io.posteriors import read_global_fit, read_spaxel_maps
+from ohmap.morphology import read_radius_map
 from ohmap.io.products import read_spectrum_product
 from ohmap.spaxels import read_plan
 
@@ -133,7 +134,9 @@ def test_changed_pa_spectrum_reruns_only_its_jobs(workdir, tmp_path):
         "fit_global_fluxes": "1", "plot_global_corner": "1", "global_fit_summary": "1",
         # The shard jobs appear once the re-planned checkpoint has run.
         "plan_spaxels": "1", "gather_spaxel_maps": "1", "plot_spaxel_maps": "1",
-        "all": "1", "total": "15",
+        "radius_map": "1", "metallicity_gradient": "1", "plot_gradient": "1", "plot_line_maps_radius": "1",
+        "gradient_summary": "1",
+        "all": "1", "total": "20",
     }
     outputs = ",".join(re.findall(r"^\s+output: (.*)$", out, flags=re.M)).split(",")
     per_pa = {m.groups() for m in (re.search(r"/(\w+)/\1_(\d{3}-G\d{3})", o) for o in outputs) if m}
@@ -142,6 +145,50 @@ def test_changed_pa_spectrum_reruns_only_its_jobs(workdir, tmp_path):
                                       for o in outputs) if m}
     assert per_galaxy == {"05709"}
     assert _snakemake(workdir, "-n", *TEST_CONFIG).stdout.count("Nothing to be done") == 1
+
+
+def test_gradient_products(workdir):
+    results = workdir / "results"
+    table = Table.read(results / "gradients" / "gradients.ecsv")
+    assert sorted(table["galaxy_id"]) == ["01422", "02806", "05709"]
+    assert table["spaxel_slope"].unit == "dex / kpc" and table["inclination_deg"].unit == "deg"
+    for row in table:
+        # A galaxy is kept exactly when it has enough fitted spaxels, and only kept ones count.
+        assert row["kept"] == (row["n_fitted_spaxels"] >= 5)
+    assert "\\begin{tabular}" in (results / "gradients" / "gradients.tex").read_text()
+    for gid in ("01422", "02806", "05709"):
+        radius = read_radius_map(results / "morphology" / f"{gid}_radius.fits")
+        maps = read_spaxel_maps(results / "inference" / "maps" / f"{gid}_maps.fits")
+        assert radius.radius_kpc.shape == maps["FITTED"].shape and np.isfinite(radius.radius_kpc).all()
+        # The centre is on the grid: some spaxel lies within about one spaxel (0.13", ~1 kpc) of it.
+        assert radius.radius_kpc.min() < 1.5
+        assert (results / "gradients" / f"{gid}_gradient.png").stat().st_size > 10_000
+        assert (results / "gradients" / f"{gid}_linemaps_radius.png").stat().st_size > 10_000
+
+
+def test_changed_lens_model_reruns_only_that_galaxys_lensing_jobs(workdir):
+    sheet = workdir / "config" / "test" / "galaxies.tsv"
+    kept = sheet.read_text()
+    try:
+        lines = [("\t".join(["02806", *line.split("\t")[1:4], "sharon_v3", *line.split("\t")[5:]])
+                  if line.startswith("02806\t") else line) for line in kept.splitlines()]
+        sheet.write_text("\n".join(lines) + "\n")
+        out = _snakemake(workdir, "-n", *TEST_CONFIG)
+        out = out.stdout + out.stderr
+    finally:
+        sheet.write_text(kept)
+    counts = dict(re.findall(r"^([a-z_]+)\s+(\d+)$", out, flags=re.M))
+    assert counts == {
+        "source_morphology": "1", "radius_map": "1", "metallicity_gradient": "1", "plot_gradient": "1",
+        "plot_line_maps_radius": "1", "gradient_summary": "1",
+        # The SFR of the global fit is divided by the lens model's magnification (Sect. 4.4).
+        "fit_global_fluxes": "1", "plot_global_corner": "1", "global_fit_summary": "1",
+        "all": "1", "total": "10",
+    }
+    outputs = ",".join(re.findall(r"^\s+output: (.*)$", out, flags=re.M)).split(",")
+    per_galaxy = {m.group(1) for m in (re.search(r"/(\d{5})_\w+\.(?:fits|png|ecsv|h5)$", o.strip())
+                                      for o in outputs) if m}
+    assert per_galaxy == {"02806"}
 
 
 def test_rerun_does_nothing(workdir):

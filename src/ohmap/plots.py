@@ -41,13 +41,16 @@ def plot_spectra(spectra, redshift: float, path) -> None:
     plt.close(fig)
 
 
-def plot_line_maps(stacked: dict, lines, path, notes: dict | None = None) -> None:
+def plot_line_maps(stacked: dict, lines, path, notes: dict | None = None, radius_kpc=None,
+                   contour_step_kpc: float = 2.0) -> None:
     """The direct image, then each stacked line map, on the reference grid (cf. Figs. 3-4).
 
     ``stacked`` is what :func:`ohmap.io.linemaps.read_stacked_maps` returns. Each map is shown
     with a linear scale from -2 sigma (typical error within the footprint) to its 99.5th
     percentile inside the footprint, the footprint outlined; pixels whose error exceeds four
     times that typical error are left blank. A line without a map gets a panel saying why.
+    With ``radius_kpc`` (the deprojected source-plane radius on the same grid), contours of
+    constant radius are drawn every ``contour_step_kpc`` from 1 kpc, as in Figure 4.
     """
     header = stacked["header"]
     footprint = stacked["footprint"]
@@ -93,12 +96,24 @@ def plot_line_maps(stacked: dict, lines, path, notes: dict | None = None) -> Non
             continue
         ax.contour(footprint.astype(float), levels=[0.5], colors="tab:red", linewidths=0.6,
                    extent=extent, origin="lower")
+        _radius_contours(ax, radius_kpc, extent, contour_step_kpc)
     fig.suptitle(f"{header['OBJECT']}  z = {header['REDSHIFT']:.3f}: stacked line maps, PA {header['REF_PA']} "
                  f"frame (+x at {header['PA_X']:.1f} deg E of N), arcsec; line flux per pixel in "
                  "1e-17 erg/s/cm2", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _radius_contours(ax, radius_kpc, extent, step_kpc: float, first_kpc: float = 1.0):
+    """Contours of constant deprojected radius (kpc), every ``step_kpc`` from ``first_kpc``."""
+    if radius_kpc is None or not np.isfinite(radius_kpc).any():
+        return
+    top = float(np.nanmax(radius_kpc))
+    levels = np.arange(first_kpc, top, step_kpc)
+    if levels.size:
+        cs = ax.contour(radius_kpc, levels=levels, colors="k", linewidths=0.5, extent=extent, origin="lower")
+        ax.clabel(cs, fmt="%g", fontsize=5)
 
 
 def _as_ordered(values, names):
@@ -349,6 +364,79 @@ def plot_spaxel_maps(maps: dict, path, title=None, truth_oh12=None) -> None:
     nfit = int(header.get("NFITTED", int(fitted.sum()))) if hasattr(header, "get") else int(fitted.sum())
     head = title or f"{maps.get('galaxy', '')}: per-spaxel posterior medians"
     fig.suptitle(f"{head}  ({nfit} spaxels fitted; blank = not fitted)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_gradient(maps: dict, radius_kpc, spaxels: dict, fits: dict, global_oh12, path, title=None,
+                  pixel_arcsec: float = 0.13, annuli=None, contour_step_kpc: float = 1.0) -> None:
+    """A galaxy's metallicity gradient in the manner of Figure 10.
+
+    Panels: the metallicity map and its conservative-error map with contours of deprojected
+    radius every ``contour_step_kpc`` (from 1 kpc); 12+log(O/H) against radius for the fitted
+    spaxels (with their asymmetric errors), the radial annuli (if any), each method's linear
+    fit and the global value as a band.
+
+    Parameters
+    ----------
+    maps : dict
+        :func:`ohmap.io.posteriors.read_spaxel_maps` output.
+    radius_kpc : ndarray
+        Deprojected radius of every spaxel of ``maps`` (kpc).
+    spaxels : dict
+        ``radius``, ``p16``, ``p50``, ``p84`` of the spaxels used in the fit (1-D arrays).
+    fits : dict
+        Method name -> object with ``slope``, ``intercept`` (dex/kpc, dex) and ``slope_err``, or
+        ``None`` when that method gave no gradient.
+    global_oh12 : tuple
+        (p16, p50, p84) of the global fit.
+    annuli : dict, optional
+        ``radius``, ``p16``, ``p50``, ``p84`` of the annuli.
+    """
+    fig, axes = plt.subplots(1, 3, figsize=(13.5, 4.0))
+    fitted = np.asarray(maps["FITTED"], dtype=bool)
+    ny, nx = fitted.shape
+    extent = np.array([-nx / 2, nx / 2, -ny / 2, ny / 2]) * pixel_arcsec
+    rows, cols = np.nonzero(fitted)
+    for ax, key, label, cmap in ((axes[0], "OH12", "12+log(O/H) [dex]", "viridis"),
+                                 (axes[1], "OH12_ERR", "conservative error [dex]", "magma")):
+        data = np.where(fitted, maps[key], np.nan)
+        image = ax.imshow(data, origin="lower", cmap=cmap, extent=extent, interpolation="nearest")
+        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.02, label=label)
+        _radius_contours(ax, radius_kpc, extent, contour_step_kpc)
+        if rows.size:
+            pad = 4
+            x0, x1 = (max(cols.min() - pad, 0) - nx / 2) * pixel_arcsec, (min(cols.max() + pad + 1, nx) - nx / 2) * pixel_arcsec
+            y0, y1 = (max(rows.min() - pad, 0) - ny / 2) * pixel_arcsec, (min(rows.max() + pad + 1, ny) - ny / 2) * pixel_arcsec
+            ax.set_xlim(x0, x1)
+            ax.set_ylim(y0, y1)
+        ax.set_xlabel("x [arcsec]")
+        ax.set_ylabel("y [arcsec]")
+    ax = axes[2]
+    lo, mid, hi = global_oh12
+    ax.axhspan(lo, hi, color="0.85", label=f"global {mid:.2f}")
+    r = np.asarray(spaxels["radius"])
+    if r.size:
+        p16, p50, p84 = (np.asarray(spaxels[k]) for k in ("p16", "p50", "p84"))
+        ax.errorbar(r, p50, yerr=[p50 - p16, p84 - p50], fmt="o", ms=3, color="tab:blue", alpha=0.6,
+                    elinewidth=0.6, label="spaxels")
+    if annuli is not None and len(annuli["radius"]):
+        ra = np.asarray(annuli["radius"])
+        p16, p50, p84 = (np.asarray(annuli[k]) for k in ("p16", "p50", "p84"))
+        ax.errorbar(ra, p50, yerr=[p50 - p16, p84 - p50], fmt="s", ms=6, color="tab:red", label="annuli")
+    top = float(np.nanmax(r)) if r.size else 5.0
+    grid = np.linspace(0, max(top, 1.0) * 1.05, 50)
+    for (name, fit), colour in zip(fits.items(), ("tab:blue", "tab:red")):
+        if fit is None:
+            continue
+        ax.plot(grid, fit.intercept + fit.slope * grid, color=colour,
+                label=f"{name}: {fit.slope:+.3f} ± {fit.slope_err:.3f} dex/kpc")
+    ax.set_xlabel("deprojected radius [kpc]")
+    ax.set_ylabel("12+log(O/H)")
+    ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

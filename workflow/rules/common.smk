@@ -33,6 +33,7 @@ REFERENCE = {
 }
 LINEMAPS = config.get("linemaps") or {}
 INFERENCE_CONFIG = config.get("inference") or {}
+GRADIENTS = config.get("gradients") or {}
 # Passed whole as params, so that changing any inference setting reruns the fits.
 INFERENCE = {
     key: INFERENCE_CONFIG.get(key) or {} for key in ("model", "sampler", "spaxels")
@@ -115,19 +116,37 @@ def all_vetting(wildcards=None):
     return expand("results/linemaps/{galaxy}_vetting.ecsv", galaxy=GALAXIES)
 
 
-def galaxy_row(wildcards):
-    """The galaxy's sample-sheet values the inference needs (position, redshift, lens model,
-    [NII]/Halpha), as params: editing them reruns the galaxy's fits."""
+def galaxy_fit_params(wildcards):
+    """The sample-sheet values a galaxy's line-flux fits need (redshift, [NII]/Halpha), as
+    params: editing them reruns the fits; editing anything else (e.g. the lens model) does not."""
     row = samples.loc[wildcards.galaxy]
     nii = row.get("nii_ha")
     return {
         "galaxy_id": wildcards.galaxy,
-        "ra_deg": float(row["ra_deg"]),
-        "dec_deg": float(row["dec_deg"]),
         "redshift": float(row["redshift"]),
-        "lens_model": str(row["lens_model"]),
         "nii_ha": None if nii is None or nii != nii else float(nii),
     }
+
+
+def galaxy_lens_params(wildcards):
+    """The same plus the galaxy's position and lens model, for the jobs that use the lens."""
+    row = samples.loc[wildcards.galaxy]
+    return galaxy_fit_params(wildcards) | {
+        "ra_deg": float(row["ra_deg"]),
+        "dec_deg": float(row["dec_deg"]),
+        "lens_model": str(row["lens_model"]),
+    }
+
+
+def mass_map_of(wildcards):
+    """The galaxy's stellar-mass surface-density map (sample sheet column mass_map)."""
+    path = samples.loc[wildcards.galaxy].get("mass_map")
+    if not isinstance(path, str) or not path:
+        raise WorkflowError(
+            f"ohmap: bad input: {config['samples']}: galaxy {wildcards.galaxy}, field 'mass_map': empty; "
+            "the source-plane morphology needs a stellar-mass map"
+        )
+    return path
 
 
 def lens_maps_of(wildcards):
@@ -191,4 +210,7 @@ def all_targets():
         "results/inference/global_fits.ecsv",
         *expand("results/inference/global/{galaxy}_corner.png", galaxy=GALAXIES),
         *expand("results/inference/maps/{galaxy}_maps.png", galaxy=GALAXIES),
+        "results/gradients/gradients.ecsv",
+        *expand("results/gradients/{galaxy}_gradient.png", galaxy=GALAXIES),
+        *expand("results/gradients/{galaxy}_linemaps_radius.png", galaxy=GALAXIES),
     ]

@@ -12,7 +12,7 @@ rule fit_global_fluxes:
         chain="results/inference/global/{galaxy}_global.h5",
     params:
         settings=INFERENCE,
-        galaxy_row=galaxy_row,
+        galaxy_row=galaxy_lens_params,
         z_lens=config["lens"]["z_lens"],
     log:
         "logs/fit_global_fluxes/{galaxy}.log",
@@ -70,7 +70,7 @@ rule fit_spaxel_shard:
         "results/inference/spaxels/{galaxy}/shard_{shard}.h5",
     params:
         settings=INFERENCE,
-        galaxy_row=galaxy_row,
+        galaxy_row=galaxy_fit_params,
     log:
         "logs/fit_spaxel_shard/{galaxy}_{shard}.log",
     benchmark:
@@ -86,7 +86,7 @@ rule gather_spaxel_maps:
     output:
         maps="results/inference/maps/{galaxy}_maps.fits",
     params:
-        galaxy_row=galaxy_row,
+        galaxy_row=galaxy_fit_params,
         settings=INFERENCE,
     log:
         "logs/gather_spaxel_maps/{galaxy}.log",

@@ -1,4 +1,5 @@
-"""Panel of one galaxy's direct image and stacked line maps (cf. Wang et al. 2017, Figs. 3-4)."""
+"""Panel of one galaxy's direct image and stacked line maps (cf. Wang et al. 2017, Figs. 3-4),
+with contours of deprojected radius every 2 kpc when the rule gives a radius map."""
 
 from astropy.table import Table
 
@@ -10,5 +11,10 @@ log = log_to_file(snakemake.log[0])
 stacked = read_stacked_maps(snakemake.input.maps)
 lines = list(Table.read(snakemake.input.fluxes, format="ascii.ecsv")["line"])
 notes = {k.split(" ", 1)[1] if " " in k else k: v for k, v in stacked["header"].items() if k.startswith("NOMAP")}
-plot_line_maps(stacked, lines, snakemake.output[0], notes)
+radius = None
+if "radius" in snakemake.input.keys():
+    from ohmap.morphology import read_radius_map
+
+    radius = read_radius_map(snakemake.input.radius).radius_kpc
+plot_line_maps(stacked, lines, snakemake.output[0], notes, radius_kpc=radius)
 log.info("plotted %d line maps of %s", sum(line in stacked for line in lines), snakemake.wildcards.galaxy)

@@ -1,0 +1,109 @@
+# Source-plane morphology and metallicity gradients (Wang et al. 2017, Sect. 4.2 and 6.1): the
+# galaxy's shape in the source plane from its stellar-mass map and lens model, the deprojected
+# radius of every spaxel, and the gradient by two methods (individual spaxels, radial annuli).
+
+
+rule source_morphology:
+    input:
+        mass_map=mass_map_of,
+        lens=lens_maps_of,
+    output:
+        "results/morphology/{galaxy}_morphology.ecsv",
+    params:
+        galaxy=galaxy_lens_params,
+        z_lens=config["lens"]["z_lens"],
+    log:
+        "logs/source_morphology/{galaxy}.log",
+    benchmark:
+        "results/benchmarks/source_morphology/{galaxy}.tsv"
+    script:
+        "../scripts/source_morphology.py"
+
+
+rule radius_map:
+    input:
+        morphology="results/morphology/{galaxy}_morphology.ecsv",
+        lens=lens_maps_of,
+        maps="results/linemaps/{galaxy}_linemaps.fits",
+    output:
+        spaxels="results/morphology/{galaxy}_radius.fits",
+        pixels="results/morphology/{galaxy}_radius_fine.fits",
+    params:
+        galaxy=galaxy_lens_params,
+        z_lens=config["lens"]["z_lens"],
+        spaxels=INFERENCE["spaxels"],
+    log:
+        "logs/radius_map/{galaxy}.log",
+    benchmark:
+        "results/benchmarks/radius_map/{galaxy}.tsv"
+    script:
+        "../scripts/radius_map.py"
+
+
+rule metallicity_gradient:
+    input:
+        maps="results/inference/maps/{galaxy}_maps.fits",
+        radius="results/morphology/{galaxy}_radius.fits",
+        linemaps="results/linemaps/{galaxy}_linemaps.fits",
+    output:
+        gradient="results/gradients/{galaxy}_gradient.ecsv",
+        annuli="results/gradients/{galaxy}_annuli.ecsv",
+    params:
+        galaxy=galaxy_fit_params,
+        settings=INFERENCE,
+        gradients=GRADIENTS,
+    log:
+        "logs/metallicity_gradient/{galaxy}.log",
+    benchmark:
+        "results/benchmarks/metallicity_gradient/{galaxy}.tsv"
+    script:
+        "../scripts/metallicity_gradient.py"
+
+
+rule plot_gradient:
+    input:
+        maps="results/inference/maps/{galaxy}_maps.fits",
+        radius="results/morphology/{galaxy}_radius.fits",
+        gradient="results/gradients/{galaxy}_gradient.ecsv",
+        annuli="results/gradients/{galaxy}_annuli.ecsv",
+        global_fit="results/inference/global/{galaxy}_global.ecsv",
+    output:
+        "results/gradients/{galaxy}_gradient.png",
+    log:
+        "logs/plot_gradient/{galaxy}.log",
+    benchmark:
+        "results/benchmarks/plot_gradient/{galaxy}.tsv"
+    script:
+        "../scripts/plot_gradient.py"
+
+
+rule plot_line_maps_radius:
+    input:
+        maps="results/linemaps/{galaxy}_linemaps.fits",
+        fluxes="results/linemaps/{galaxy}_fluxes.ecsv",
+        radius="results/morphology/{galaxy}_radius_fine.fits",
+    output:
+        "results/gradients/{galaxy}_linemaps_radius.png",
+    log:
+        "logs/plot_line_maps_radius/{galaxy}.log",
+    benchmark:
+        "results/benchmarks/plot_line_maps_radius/{galaxy}.tsv"
+    script:
+        "../scripts/plot_line_maps.py"
+
+
+rule gradient_summary:
+    input:
+        gradients=expand("results/gradients/{galaxy}_gradient.ecsv", galaxy=GALAXIES),
+        morphology=expand("results/morphology/{galaxy}_morphology.ecsv", galaxy=GALAXIES),
+    output:
+        table="results/gradients/gradients.ecsv",
+        latex="results/gradients/gradients.tex",
+    params:
+        gradients=GRADIENTS,
+    log:
+        "logs/gradient_summary/gradient_summary.log",
+    benchmark:
+        "results/benchmarks/gradient_summary.tsv"
+    script:
+        "../scripts/gradient_summary.py"
