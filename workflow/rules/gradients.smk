@@ -12,6 +12,8 @@ rule source_morphology:
     params:
         galaxy=galaxy_lens_params,
         z_lens=config["lens"]["z_lens"],
+        psf_fwhm_arcsec=GRADIENTS.get("mass_map_psf_fwhm_arcsec", 0.0),
+        threshold=GRADIENTS.get("mass_map_threshold", 0.05),
     log:
         "logs/source_morphology/{galaxy}.log",
     benchmark:

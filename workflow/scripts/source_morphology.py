@@ -16,7 +16,9 @@ with fits.open(snakemake.input.mass_map) as hdul:
     image = hdul[0].data.astype(float)
     wcs = WCS(hdul[0].header).celestial
 morphology = fit_source_morphology(image, wcs, lens, z, row["ra_deg"], row["dec_deg"], galaxy=galaxy,
-                                   source=snakemake.input.mass_map)
+                                   source=snakemake.input.mass_map,
+                                   psf_fwhm_arcsec=float(snakemake.params.psf_fwhm_arcsec),
+                                   threshold=float(snakemake.params.threshold))
 log.info("galaxy %s (lens model %s): centre (%+.3f, %+.3f) arcsec E, N of the traced position; q = %.2f +- %.2f; "
          "major axis %.1f +- %.1f deg E of N; inclination %.1f deg; %d pixels", galaxy, row["lens_model"],
          morphology.x0, morphology.y0, morphology.axis_ratio, morphology.axis_ratio_err, morphology.pa_deg,
