@@ -135,8 +135,11 @@ def test_changed_pa_spectrum_reruns_only_its_jobs(workdir, tmp_path):
         # The shard jobs appear once the re-planned checkpoint has run.
         "plan_spaxels": "1", "gather_spaxel_maps": "1", "plot_spaxel_maps": "1",
         "radius_map": "1", "metallicity_gradient": "1", "plot_gradient": "1", "plot_line_maps_radius": "1",
-        "gradient_summary": "1",
-        "all": "1", "total": "20",
+        "gradient_summary": "1", "bpt_diagram": "1",
+        # Sample-level jobs after them.
+        "agn_screening": "1", "sample_table": "1", "sfr_mass_figure": "1", "mass_metallicity": "1",
+        "fmr_offsets": "1", "gradient_trends": "1",
+        "all": "1", "total": "27",
     }
     outputs = ",".join(re.findall(r"^\s+output: (.*)$", out, flags=re.M)).split(",")
     per_pa = {m.groups() for m in (re.search(r"/(\w+)/\1_(\d{3}-G\d{3})", o) for o in outputs) if m}
@@ -180,15 +183,54 @@ def test_changed_lens_model_reruns_only_that_galaxys_lensing_jobs(workdir):
     counts = dict(re.findall(r"^([a-z_]+)\s+(\d+)$", out, flags=re.M))
     assert counts == {
         "source_morphology": "1", "radius_map": "1", "metallicity_gradient": "1", "plot_gradient": "1",
-        "plot_line_maps_radius": "1", "gradient_summary": "1",
+        "plot_line_maps_radius": "1", "gradient_summary": "1", "bpt_diagram": "1",
         # The SFR of the global fit is divided by the lens model's magnification (Sect. 4.4).
         "fit_global_fluxes": "1", "plot_global_corner": "1", "global_fit_summary": "1",
-        "all": "1", "total": "10",
+        # Sample-level jobs after them.
+        "sample_table": "1", "sfr_mass_figure": "1", "mass_metallicity": "1", "fmr_offsets": "1",
+        "gradient_trends": "1",
+        "all": "1", "total": "16",
     }
     outputs = ",".join(re.findall(r"^\s+output: (.*)$", out, flags=re.M)).split(",")
     per_galaxy = {m.group(1) for m in (re.search(r"/(\d{5})_\w+\.(?:fits|png|ecsv|h5)$", o.strip())
                                       for o in outputs) if m}
     assert per_galaxy == {"02806"}
+
+
+def test_sample_products_and_report(workdir):
+    results = workdir / "results" / "sample"
+    table = Table.read(results / "table2.ecsv")
+    assert sorted(table["galaxy_id"]) == ["01422", "02806", "05709"]
+    assert "\\begin{tabular}" in (results / "table2.tex").read_text()
+    agn = Table.read(results / "agn_screening.ecsv")
+    assert set(agn["mex_class"]) <= {"star-forming", "intermediate", "AGN", "unconstrained", "unknown"}
+    assert len(Table.read(results / "mzr.ecsv")) >= 1 and (results / "fmr_offsets.ecsv").exists()
+    for name in ("mex", "sfr_mass", "mzr", "fmr", "gradient_redshift", "gradient_mass"):
+        for ext in ("png", "pdf"):
+            assert (results / "figures" / f"{name}.{ext}").stat().st_size > 5_000
+    for gid in ("01422", "02806", "05709"):
+        assert (results / "bpt" / f"{gid}_bpt.png").stat().st_size > 5_000
+    report = workdir / "results" / "report.html"
+    _snakemake(workdir, "--report", str(report), *TEST_CONFIG)
+    assert report.stat().st_size > 100_000
+
+
+def test_new_literature_row_reruns_only_the_relations(workdir):
+    table = workdir / "resources" / "literature_mzr.tsv"
+    kept = table.read_text()
+    try:
+        header = [line for line in kept.splitlines() if line and not line.startswith("#")][0].split("\t")
+        row = {c: "" for c in header} | {"id": "LIT1", "reference": "test", "z": "1.5", "log_mstar": "9.5",
+                                         "log_mstar_err_lo": "0.1", "log_mstar_err_hi": "0.1", "oh12": "8.4",
+                                         "oh12_err_lo": "0.1", "oh12_err_hi": "0.1", "sfr": "10",
+                                         "sfr_err_lo": "2", "sfr_err_hi": "2", "calibration": "M08"}
+        table.write_text(kept.rstrip("\n") + "\n" + "\t".join(row[c] for c in header) + "\n")
+        out = _snakemake(workdir, "-n", *TEST_CONFIG)
+        out = out.stdout + out.stderr
+    finally:
+        table.write_text(kept)
+    counts = dict(re.findall(r"^([a-z_]+)\s+(\d+)$", out, flags=re.M))
+    assert counts == {"mass_metallicity": "1", "fmr_offsets": "1", "all": "1", "total": "3"}
 
 
 def test_rerun_does_nothing(workdir):

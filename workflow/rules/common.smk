@@ -34,6 +34,7 @@ REFERENCE = {
 LINEMAPS = config.get("linemaps") or {}
 INFERENCE_CONFIG = config.get("inference") or {}
 GRADIENTS = config.get("gradients") or {}
+SAMPLE = config.get("sample") or {}
 # Passed whole as params, so that changing any inference setting reruns the fits.
 INFERENCE = {
     key: INFERENCE_CONFIG.get(key) or {} for key in ("model", "sampler", "spaxels")
@@ -167,6 +168,25 @@ def spaxel_shards(wildcards):
     )
 
 
+def sample_masses():
+    """Stellar masses (log10 Msun, lensing-corrected) of the sample, from the sample sheet."""
+    return {
+        gid: [float(samples.loc[gid, c]) for c in ("log_mstar", "log_mstar_err_lo", "log_mstar_err_hi")]
+        for gid in GALAXIES
+    }
+
+
+def sample_positions():
+    """Position, redshift and mass of every galaxy (the sample table's columns from the sheet)."""
+    cols = ("ra_deg", "dec_deg", "redshift", "log_mstar", "log_mstar_err_lo", "log_mstar_err_hi")
+    return {gid: {c: float(samples.loc[gid, c]) for c in cols} for gid in GALAXIES}
+
+
+def mock_truth_table(wildcards):
+    """The mock's truth table when the mock is on (the MZR is then also fitted to the truth)."""
+    return ["results/mock/truth/galaxies.ecsv"] if MOCK["enabled"] else []
+
+
 def mock_galaxies():
     from ohmap.simulate import load_mock_inputs
 
@@ -213,4 +233,10 @@ def all_targets():
         "results/gradients/gradients.ecsv",
         *expand("results/gradients/{galaxy}_gradient.png", galaxy=GALAXIES),
         *expand("results/gradients/{galaxy}_linemaps_radius.png", galaxy=GALAXIES),
+        "results/sample/table2.ecsv",
+        "results/sample/mzr.ecsv",
+        "results/sample/fmr_offsets.ecsv",
+        "results/sample/figures/sfr_mass.png",
+        "results/sample/figures/gradient_redshift.png",
+        *expand("results/sample/bpt/{galaxy}_bpt.png", galaxy=GALAXIES),
     ]

@@ -70,7 +70,8 @@ rule plot_gradient:
         annuli="results/gradients/{galaxy}_annuli.ecsv",
         global_fit="results/inference/global/{galaxy}_global.ecsv",
     output:
-        "results/gradients/{galaxy}_gradient.png",
+        report("results/gradients/{galaxy}_gradient.png", caption="../report/gradient.rst",
+               category="Per galaxy", subcategory="{galaxy}", labels={"galaxy": "{galaxy}", "figure": "gradient"}),
     log:
         "logs/plot_gradient/{galaxy}.log",
     benchmark:
@@ -85,7 +86,8 @@ rule plot_line_maps_radius:
         fluxes="results/linemaps/{galaxy}_fluxes.ecsv",
         radius="results/morphology/{galaxy}_radius_fine.fits",
     output:
-        "results/gradients/{galaxy}_linemaps_radius.png",
+        report("results/gradients/{galaxy}_linemaps_radius.png", caption="../report/linemaps_radius.rst",
+               category="Per galaxy", subcategory="{galaxy}", labels={"galaxy": "{galaxy}", "figure": "line maps, radii"}),
     log:
         "logs/plot_line_maps_radius/{galaxy}.log",
     benchmark:

@@ -26,7 +26,8 @@ rule plot_global_corner:
     input:
         chain="results/inference/global/{galaxy}_global.h5",
     output:
-        "results/inference/global/{galaxy}_corner.png",
+        report("results/inference/global/{galaxy}_corner.png", caption="../report/corner.rst",
+               category="Per galaxy", subcategory="{galaxy}", labels={"galaxy": "{galaxy}", "figure": "global fit"}),
     log:
         "logs/plot_global_corner/{galaxy}.log",
     benchmark:
@@ -100,7 +101,8 @@ rule plot_spaxel_maps:
     input:
         maps="results/inference/maps/{galaxy}_maps.fits",
     output:
-        "results/inference/maps/{galaxy}_maps.png",
+        report("results/inference/maps/{galaxy}_maps.png", caption="../report/spaxel_maps.rst",
+               category="Per galaxy", subcategory="{galaxy}", labels={"galaxy": "{galaxy}", "figure": "spaxel maps"}),
     log:
         "logs/plot_spaxel_maps/{galaxy}.log",
     benchmark:

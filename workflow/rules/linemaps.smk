@@ -62,7 +62,8 @@ rule plot_line_maps:
         maps="results/linemaps/{galaxy}_linemaps.fits",
         fluxes="results/linemaps/{galaxy}_fluxes.ecsv",
     output:
-        "results/linemaps/{galaxy}_linemaps.png",
+        report("results/linemaps/{galaxy}_linemaps.png", caption="../report/linemaps.rst",
+               category="Per galaxy", subcategory="{galaxy}", labels={"galaxy": "{galaxy}", "figure": "line maps"}),
     log:
         "logs/plot_line_maps/{galaxy}.log",
     benchmark:

@@ -1,0 +1,14 @@
+"""SFR against stellar mass (Figure 7)."""
+
+from astropy.table import Table
+
+from ohmap.logs import log_to_file
+from ohmap.sample_plots import plot_sfr_mass
+
+log = log_to_file(snakemake.log[0])
+table = Table.read(snakemake.input.table, format="ascii.ecsv")
+for col in ("sfr_limit",):
+    if hasattr(table[col], "filled"):
+        table[col] = table[col].filled("")
+plot_sfr_mass(table, snakemake.output.png.removesuffix(".png"))
+log.info("wrote %s", snakemake.output.png)
