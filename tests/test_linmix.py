@@ -224,3 +224,16 @@ def test_input_validation(kwargs, match):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         linmix(**args)
+
+
+def test_three_points_with_flat_priors_stop_as_diverged_not_as_numbers():
+    """Through three points the flat-prior posterior of (alpha, beta, sigma) is too broad to
+    sample; the fit must say so rather than return infinite draws as a result."""
+    import warnings
+
+    x, y = np.array([8.5, 9.0, 9.5]), np.array([8.1, 8.3, 8.2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = linmix(x, y, np.full(3, 0.1), np.full(3, 0.1),
+                        settings=LinmixSettings(K=1, min_iterations=2000, max_iterations=20000))
+    assert not result.converged and "diverged" in result.message

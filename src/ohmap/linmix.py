@@ -532,11 +532,18 @@ def linmix(x, y, xsig=None, ysig=None, xycov=None, delta=None,
                  for key in segments[0]}
         rhat = {p: gelman_rubin(trace[p]) for p in RHAT_PARAMETERS}
         converged = all(r < settings.rhat_threshold for r in rhat.values())
-        if converged or it >= settings.max_iterations:
+        diverged = not all(np.isfinite(trace[p]).all() for p in ("alpha", "beta", "sigma"))
+        if converged or diverged or it >= settings.max_iterations:
             break
         next_check = min(it + settings.check_every, settings.max_iterations)
 
-    if converged:
+    if diverged:
+        # Too few points for the flat priors: the chains ran off to infinity.
+        converged = False
+        message = (f"diverged after {it} iterations: non-finite draws of the regression parameters "
+                   f"({np.size(x)} points; the posterior is too broad to sample)")
+        warnings.warn(f"linmix {message}", RuntimeWarning, stacklevel=2)
+    elif converged:
         message = f"converged after {it} iterations (max Rhat {max(rhat.values()):.3f})"
     else:
         worst = max(rhat, key=rhat.get)
