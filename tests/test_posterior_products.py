@@ -13,6 +13,7 @@ from astropy.table import Table
 from ohmap.fitting import fit_fluxes
 from ohmap.inference import InferenceSettings, LineFluxModel
 from ohmap.io import posteriors as P
+from ohmap.io.serialize import plain
 from ohmap.samplers import SamplerSettings
 
 LINES = ("OII", "Hb", "OIII5008", "Ha")
@@ -63,8 +64,8 @@ def test_shard_round_trip_exact(tmp_path, model, fitted):
     assert r.galaxy == "04054" and r.names == model.names and r.lines == LINES
     assert r.units["oh12"] == "dex" and r.units["av"] == "mag"
     assert r.meta == META and r.calibration == model.settings.calibration
-    assert r.sampler_settings == P._plain(dataclasses.asdict(SAMPLER))
-    assert r.inference_settings == P._plain(dataclasses.asdict(model.settings))
+    assert r.sampler_settings == plain(dataclasses.asdict(SAMPLER))
+    assert r.inference_settings == plain(dataclasses.asdict(model.settings))
     assert r.keys == [tuple(f.key) for f in fits_]
     # spaxel table, with its units
     assert r.spaxels.colnames == spaxels.colnames
@@ -216,7 +217,7 @@ def test_global_fit_round_trip(tmp_path, model, fitted):
             assert row[k] == v, k
     assert t["oh12_p50"].unit == u.dex and t["av_p16"].unit == u.mag
     assert t["sfr_p84"].unit == u.Unit("solMass / yr") and t["hbeta_value"].unit == u.Unit("1e-17 erg / (s cm2)")
-    assert t.meta["sampler"] == P._plain(dataclasses.asdict(SAMPLER))
+    assert t.meta["sampler"] == plain(dataclasses.asdict(SAMPLER))
     assert t.meta["inference"]["calibration"] == model.settings.calibration
     assert t["converged"].dtype == bool and t["n_lines"].dtype.kind == "i"
     # a one-galaxy file from the same writer; limit flags "" survive ECSV

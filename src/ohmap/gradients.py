@@ -28,6 +28,7 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import ndtr, ndtri
 
+from .inference import conservative_error
 from .samplers import SamplerSettings, object_stream, sample_emcee
 
 log = logging.getLogger(__name__)
@@ -430,12 +431,6 @@ def gradient_row(galaxy: str, result: GradientResult) -> dict:
 # ----------------------------------------------------------------------------------------------
 # Individual spaxels
 # ----------------------------------------------------------------------------------------------
-
-
-def conservative_error(p16, p50, p84):
-    """The larger side of the asymmetric 1-sigma error bar, ``max(p84 - p50, p50 - p16)``."""
-    p16, p50, p84 = (np.asarray(v, dtype=float) for v in (p16, p50, p84))
-    return np.maximum(p84 - p50, p50 - p16)
 
 
 def individual_spaxel_gradient(radius_kpc, oh12_p16, oh12_p50, oh12_p84, fitted_mask, rng_or_seed,

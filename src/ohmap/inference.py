@@ -331,6 +331,13 @@ def derived_samples(model: LineFluxModel, samples, redshift: float, magnificatio
     return out
 
 
+def conservative_error(p16, p50, p84):
+    """The larger side of an asymmetric 1-sigma error bar, ``max(p84 - p50, p50 - p16)``
+    (element-wise): the error quoted for a posterior summarised by its percentiles."""
+    p16, p50, p84 = (np.asarray(v, dtype=float) for v in (p16, p50, p84))
+    return np.maximum(p84 - p50, p50 - p16)
+
+
 #: Which parameters' prior bounds a derived quantity inherits for the limit rule.
 _BOUNDED = {"oh12": 0, "av": 1, "hbeta": 2, "sfr": 2, "sfr_density": 2, "nii_ha": 3}
 

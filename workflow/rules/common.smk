@@ -150,10 +150,14 @@ def mass_map_of(wildcards):
     return path
 
 
+def lens_prefix_of(wildcards):
+    """Path prefix of the galaxy's lens-model maps (what ohmap.lensing.LensModel.from_hff reads)."""
+    return config["lens"]["models"][samples.loc[wildcards.galaxy, "lens_model"]]
+
+
 def lens_maps_of(wildcards):
     """The four HFF maps of the galaxy's lens model (changing the model reruns its fits)."""
-    prefix = config["lens"]["models"][samples.loc[wildcards.galaxy, "lens_model"]]
-    return [f"{prefix}_{suffix}.fits" for suffix in LENS_SUFFIXES]
+    return [f"{lens_prefix_of(wildcards)}_{suffix}.fits" for suffix in LENS_SUFFIXES]
 
 
 def spaxel_shards(wildcards):

@@ -11,6 +11,7 @@ rule source_morphology:
         "results/morphology/{galaxy}_morphology.ecsv",
     params:
         galaxy=galaxy_lens_params,
+        lens_prefix=lens_prefix_of,
         z_lens=config["lens"]["z_lens"],
         psf_fwhm_arcsec=GRADIENTS.get("mass_map_psf_fwhm_arcsec", 0.0),
         threshold=GRADIENTS.get("mass_map_threshold", 0.05),
@@ -32,6 +33,7 @@ rule radius_map:
         pixels="results/morphology/{galaxy}_radius_fine.fits",
     params:
         galaxy=galaxy_lens_params,
+        lens_prefix=lens_prefix_of,
         z_lens=config["lens"]["z_lens"],
         spaxels=INFERENCE["spaxels"],
     log:

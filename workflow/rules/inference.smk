@@ -13,6 +13,7 @@ rule fit_global_fluxes:
     params:
         settings=INFERENCE,
         galaxy_row=galaxy_lens_params,
+        lens_prefix=lens_prefix_of,
         z_lens=config["lens"]["z_lens"],
     log:
         "logs/fit_global_fluxes/{galaxy}.log",

@@ -13,8 +13,7 @@ log = log_to_file(snakemake.log[0])
 row = snakemake.params.galaxy_row
 galaxy, z = row["galaxy_id"], row["redshift"]
 settings = inference_settings({"inference": snakemake.params.settings}, "inference settings")
-lens = LensModel.from_hff(snakemake.input.lens[0].removesuffix("_x-arcsec-deflect.fits"),
-                          snakemake.params.z_lens, name=row["lens_model"])
+lens = LensModel.from_hff(snakemake.params.lens_prefix, snakemake.params.z_lens, name=row["lens_model"])
 magnification = float(lens.magnification(row["ra_deg"], row["dec_deg"], z))
 log.info("galaxy %s at z = %.3f: magnification %.2f from lens model %s", galaxy, z, magnification,
          row["lens_model"])

@@ -10,7 +10,7 @@ log = log_to_file(snakemake.log[0])
 row = snakemake.params.galaxy
 galaxy, z = row["galaxy_id"], row["redshift"]
 morphology = read_morphology(snakemake.input.morphology)
-lens = LensModel.from_hff(snakemake.input.lens[0].removesuffix("_x-arcsec-deflect.fits"), snakemake.params.z_lens,
+lens = LensModel.from_hff(snakemake.params.lens_prefix, snakemake.params.z_lens,
                           name=row["lens_model"])
 
 stacked = read_stacked_maps(snakemake.input.maps)

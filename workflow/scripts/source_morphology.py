@@ -10,7 +10,7 @@ from ohmap.morphology import fit_source_morphology, write_morphology
 log = log_to_file(snakemake.log[0])
 row = snakemake.params.galaxy
 galaxy, z = row["galaxy_id"], row["redshift"]
-lens = LensModel.from_hff(snakemake.input.lens[0].removesuffix("_x-arcsec-deflect.fits"), snakemake.params.z_lens,
+lens = LensModel.from_hff(snakemake.params.lens_prefix, snakemake.params.z_lens,
                           name=row["lens_model"])
 with fits.open(snakemake.input.mass_map) as hdul:
     image = hdul[0].data.astype(float)

@@ -32,6 +32,8 @@ from astropy.table import MaskedColumn, Table
 
 from ..errors import InputError
 from ..inference import FIT_LINES
+from .atomic import atomic_path
+from .serialize import plain
 
 #: Unit of every line flux read and written here.
 FLUX_UNIT = u.Unit("1e-17 erg / (s cm2)")
@@ -401,21 +403,6 @@ def sidecar_path(path) -> Path:
     return path.with_name(path.name + ".meta.yaml")
 
 
-def _plain(value):
-    """``value`` with numpy scalars and tuples turned into YAML-safe Python objects."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (np.bool_, bool)):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    return value
-
-
 def write_result_table(table: Table, path) -> list[Path]:
     """Write ``table`` to ``path``: ECSV (settings in the header) unless the name ends in
     ``.csv``, then CSV plus the sidecar :func:`sidecar_path` with the settings and every
@@ -424,19 +411,20 @@ def write_result_table(table: Table, path) -> list[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     table = table.copy(copy_data=False)
-    table.meta = _plain(dict(table.meta))
+    table.meta = plain(dict(table.meta))
     if output_format(path) == "ecsv":
-        _atomic(path, lambda tmp: table.write(tmp, format="ascii.ecsv", overwrite=True))
+        with atomic_path(path) as tmp:
+            table.write(tmp, format="ascii.ecsv", overwrite=True)
         return [path]
     sidecar = sidecar_path(path)
     text = yaml.safe_dump({"meta": table.meta, "columns": column_info(table)}, sort_keys=False,
                           allow_unicode=True)
-    plain = table.copy(copy_data=False)
-    plain.meta = {}
+    bare = table.copy(copy_data=False)
+    bare.meta = {}
     tmp_csv = _temporary(path)
     tmp_meta = _temporary(sidecar)
     try:
-        plain.write(tmp_csv, format="ascii.csv", overwrite=True)
+        bare.write(tmp_csv, format="ascii.csv", overwrite=True)
         Path(tmp_meta).write_text(text, encoding="utf-8")
         os.replace(tmp_meta, sidecar)
         os.replace(tmp_csv, path)
@@ -453,11 +441,3 @@ def _temporary(path: Path) -> str:
     return os.fspath(path.with_name(f".{path.name}.{os.getpid()}.part"))
 
 
-def _atomic(path: Path, write) -> None:
-    tmp = _temporary(path)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

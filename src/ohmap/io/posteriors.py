@@ -33,9 +33,10 @@ from astropy.io import fits
 from astropy.table import Column, MaskedColumn, Table, vstack
 
 from .. import __version__
+from ..inference import conservative_error
 from ..errors import InputError
 from .atomic import atomic_path
-from .serialize import card_value, dumps
+from .serialize import card_value, dumps, plain
 
 #: Unit of each summarised quantity (astropy unit strings; ``""`` = dimensionless).
 QUANTITY_UNITS = {
@@ -78,22 +79,11 @@ _NOT_FITTED = "NaN: spaxel not fitted, see FITTED"
 
 
 
-def _plain(value):
-    """``value`` as plain JSON types (tuples become lists, dataclasses dicts)."""
-    return json.loads(dumps(value))
-
-
 
 
 def quantity_unit(name: str) -> str:
     """Unit of a summarised quantity (``""``: dimensionless)."""
     return QUANTITY_UNITS.get(name, "")
-
-
-def conservative_error(p16, p50, p84):
-    """The larger of the two 1-sigma half-widths, ``max(p84 - p50, p50 - p16)`` (element-wise)."""
-    p16, p50, p84 = (np.asarray(v, dtype=float) for v in (p16, p50, p84))
-    return np.maximum(p84 - p50, p50 - p16)
 
 
 def _fit_quantities(fits_, model, meta) -> list:
@@ -748,7 +738,7 @@ def global_fit_table(rows, meta: dict | None = None) -> Table:
         else:
             data = np.array(values, dtype={float: np.float64, bool: bool, int: np.int64}[dtype])
         t[name] = Column(data, unit=unit, description=description)
-    t.meta.update(_plain(meta or {}))
+    t.meta.update(plain(meta or {}))
     t.meta["description"] = (
         "Global fits (integrated line fluxes) of Wang et al. (2017), Sect. 4.4: per quantity the "
         "16th/50th/84th posterior percentiles, the reported value (median, or the 84th/16th "

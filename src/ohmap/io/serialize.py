@@ -32,6 +32,12 @@ def dumps(value) -> str:
     return json.dumps(value, default=json_default, sort_keys=True)
 
 
+def plain(value):
+    """``value`` as plain JSON types (numpy scalars and arrays, tuples, dataclasses and paths
+    converted), e.g. for table metadata."""
+    return json.loads(dumps(value))
+
+
 def card_value(value):
     """A header-safe rendering of a provenance value (FITS cards cannot hold NaN or inf)."""
     if isinstance(value, (bool, np.bool_)):
