@@ -39,3 +39,16 @@ def wfc3_calibration_dir(shared_dir, tmp_path_factory) -> Path:
         with tarfile.open(tarball) as tar:
             tar.extractall(out, filter="data")
     return out
+
+
+@pytest.fixture(scope="session")
+def test_config_run(tmp_path_factory) -> Path:
+    """A fresh copy of the workflow run once, ``--cores 2``, on the small test configuration.
+
+    Shared by the workflow tests; a test that changes a file in it restores it before returning.
+    """
+    from workflow_helpers import TEST_CONFIG, copy_workflow, run_snakemake
+
+    root = copy_workflow(tmp_path_factory.mktemp("clone"))
+    run_snakemake(root, *TEST_CONFIG)
+    return root

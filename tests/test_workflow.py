@@ -4,48 +4,34 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.table import Table
 
-from mock_helpers import REPO
 from ohmap.io.linemaps import read_stacked_maps
 from ohmap.io.posteriors import read_global_fit, read_spaxel_maps
 from ohmap.morphology import read_radius_map
 from ohmap.io.products import read_spectrum_product
 from ohmap.spaxels import read_plan
+from workflow_helpers import TEST_CONFIG, copy_workflow, planned_job_counts, planned_jobs, run_snakemake
 
 pytestmark = pytest.mark.workflow
-TEST_CONFIG = ["--configfile", "config/test/config.yaml"]
 
 
 def _snakemake(workdir, *args, check=True):
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", *args]
-    result = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
-    return result
+    return run_snakemake(workdir, *args, check=check)
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    """A fresh copy of the workflow (as a clone would have it), run once on the test config."""
-    root = tmp_path_factory.mktemp("clone")
-    for item in ("Snakefile", "workflow", "config", "resources", "profiles"):
-        src = REPO / item
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, root / item)
-    _snakemake(root, *TEST_CONFIG)
-    return root
+def workdir(test_config_run):
+    """The workflow run once on the test config (shared with the other workflow tests)."""
+    return test_config_run
 
 
 def test_dry_run_plans_jobs(tmp_path):
-    for item in ("Snakefile", "workflow", "config", "resources", "profiles"):
-        src = REPO / item
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / item)
+    copy_workflow(tmp_path)
     out = _snakemake(tmp_path, "-n", *TEST_CONFIG).stdout
     assert "simulate_galaxy" in out and "ingest_spectrum" in out
     assert not (tmp_path / "results").exists()
@@ -127,7 +113,7 @@ def test_changed_pa_spectrum_reruns_only_its_jobs(workdir, tmp_path):
         out = out.stdout + out.stderr
     finally:
         shutil.copy2(kept, spectrum)
-    counts = dict(re.findall(r"^([a-z_]+)\s+(\d+)$", out, flags=re.M))
+    counts = {k: str(v) for k, v in planned_job_counts(out).items()}
     assert counts == {
         "ingest_spectrum": "1", "extract_line_maps": "1", "align_line_maps": "1", "stack_line_maps": "1",
         "plot_line_maps": "1", "line_map_summary": "1", "plot_spectra": "1", "spectra_inventory": "1",
@@ -180,7 +166,7 @@ def test_changed_lens_model_reruns_only_that_galaxys_lensing_jobs(workdir):
         out = out.stdout + out.stderr
     finally:
         sheet.write_text(kept)
-    counts = dict(re.findall(r"^([a-z_]+)\s+(\d+)$", out, flags=re.M))
+    counts = {k: str(v) for k, v in planned_job_counts(out).items()}
     assert counts == {
         "source_morphology": "1", "radius_map": "1", "metallicity_gradient": "1", "plot_gradient": "1",
         "plot_line_maps_radius": "1", "gradient_summary": "1", "bpt_diagram": "1",
@@ -195,6 +181,37 @@ def test_changed_lens_model_reruns_only_that_galaxys_lensing_jobs(workdir):
     per_galaxy = {m.group(1) for m in (re.search(r"/(\d{5})_\w+\.(?:fits|png|ecsv|h5)$", o.strip())
                                       for o in outputs) if m}
     assert per_galaxy == {"02806"}
+
+
+SAMPLE_LEVEL_RULES = {
+    "spectra_inventory", "line_map_summary", "global_fit_summary", "gradient_summary", "agn_screening",
+    "sample_table", "sfr_mass_figure", "mass_metallicity", "fmr_offsets", "gradient_trends", "all",
+}
+
+
+def test_edited_sample_sheet_row_plans_that_galaxy_and_the_sample_level_jobs(workdir):
+    """A corrected redshift in one galaxy's row: that galaxy's chain from the line maps on, and
+    the sample-level tables and figures, nothing of the other galaxies and no mock job."""
+    sheet = workdir / "config" / "test" / "galaxies.tsv"
+    kept = sheet.read_text()
+    try:
+        sheet.write_text(kept.replace("02806\t177.392541\t22.394921\t1.5\t", "02806\t177.392541\t22.394921\t1.52\t"))
+        assert sheet.read_text() != kept
+        out = _snakemake(workdir, "-n", *TEST_CONFIG)
+        out = out.stdout + out.stderr
+    finally:
+        sheet.write_text(kept)
+    jobs = planned_jobs(out)
+    per_galaxy = [job for job in jobs if job["wildcards"]]
+    assert {job["wildcards"]["galaxy"] for job in per_galaxy} == {"02806"}
+    assert {job["rule"] for job in jobs if not job["wildcards"]} == SAMPLE_LEVEL_RULES
+    counts = planned_job_counts(out)
+    # Every PA-grism is re-extracted (the lines move with the redshift); the spectra themselves
+    # and the mock are not touched.
+    assert counts["extract_line_maps"] == counts["align_line_maps"] == 6
+    assert not {"ingest_spectrum", "simulate_galaxy", "simulate_lens_model", "mock_truth_tables"} & set(counts)
+    assert {"fit_global_fluxes", "plan_spaxels", "metallicity_gradient"} <= set(counts)
+    assert "Nothing to be done" in _snakemake(workdir, "-n", *TEST_CONFIG).stdout
 
 
 def test_sample_products_and_report(workdir):
@@ -229,7 +246,7 @@ def test_new_literature_row_reruns_only_the_relations(workdir):
         out = out.stdout + out.stderr
     finally:
         table.write_text(kept)
-    counts = dict(re.findall(r"^([a-z_]+)\s+(\d+)$", out, flags=re.M))
+    counts = {k: str(v) for k, v in planned_job_counts(out).items()}
     assert counts == {"mass_metallicity": "1", "fmr_offsets": "1", "all": "1", "total": "3"}
 
 
@@ -241,9 +258,7 @@ def test_rerun_does_nothing(workdir):
 
 
 def test_bad_sample_sheet_stops_before_any_job(tmp_path):
-    for item in ("Snakefile", "workflow", "config", "resources", "profiles"):
-        src = REPO / item
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / item)
+    copy_workflow(tmp_path)
     sheet = tmp_path / "config" / "test" / "galaxies.tsv"
     sheet.write_text(sheet.read_text().replace("\t2.28\t", "\tz=2.28\t"))
     result = _snakemake(tmp_path, *TEST_CONFIG, check=False)

@@ -8,6 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from .io.atomic import save_figure  # noqa: E402
 from .lines import ALL_LINES  # noqa: E402
 
 
@@ -37,7 +38,7 @@ def plot_spectra(spectra, redshift: float, path) -> None:
     fig.suptitle(f"{spectra[0].galaxy}  z = {redshift:.3f}: signal-to-noise after subtracting the "
                  "contamination and continuum models (grey scale -2 to 6)", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -101,7 +102,7 @@ def plot_line_maps(stacked: dict, lines, path, notes: dict | None = None, radius
                  f"frame (+x at {header['PA_X']:.1f} deg E of N), arcsec; line flux per pixel in "
                  "1e-17 erg/s/cm2", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -269,7 +270,7 @@ def plot_corner(samples: dict, labels, path, truths=None, chain=None, title=None
     if title:
         fig.suptitle(title, fontsize=9)
     fig.subplots_adjust(left=0.12, bottom=0.1, right=0.97, top=0.92 if title else 0.95, wspace=0.08, hspace=0.22)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -365,7 +366,7 @@ def plot_spaxel_maps(maps: dict, path, title=None, truth_oh12=None) -> None:
     head = title or f"{maps.get('galaxy', '')}: per-spaxel posterior medians"
     fig.suptitle(f"{head}  ({nfit} spaxels fitted; blank = not fitted)", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -438,5 +439,5 @@ def plot_gradient(maps: dict, radius_kpc, spaxels: dict, fits: dict, global_oh12
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)

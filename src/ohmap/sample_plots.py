@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from . import population as P  # noqa: E402
+from .io.atomic import save_figure  # noqa: E402
 
 
 def _save(fig, stem) -> list[Path]:
@@ -20,7 +21,7 @@ def _save(fig, stem) -> list[Path]:
     paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
     fig.tight_layout()
     for path in paths:
-        fig.savefig(path, dpi=120)
+        save_figure(fig, path, dpi=120)
     plt.close(fig)
     return paths
 

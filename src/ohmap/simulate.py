@@ -43,7 +43,7 @@ from . import lines as L
 from .calibrations import log_ratio
 from .errors import InputError
 from .grisms import GRISMS, Grism
-from .io.atomic import write_fits_atomic
+from .io.atomic import write_fits_atomic, write_table_atomic
 from .io.glass import write_glass_2d
 from .io.hff import write_hff_maps
 from .lensing import (
@@ -521,8 +521,7 @@ def write_sensitivity_fits(path, grism: str) -> None:
         units=(u.AA, None, None),
     )
     table.meta["COMMENT"] = [f"ohmap mock {grism} first-order sensitivity, (e-/s)/(erg/s/cm2/A)"]
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    table.write(path, format="fits", overwrite=True)
+    write_table_atomic(table, path, format="fits")
 
 
 def noise_per_pixel_counts(grism: str, exposure_time: float, observations, settings) -> float:

@@ -40,13 +40,15 @@ class SpaxelSettings(ConfigSection):
         Selection lines (those the galaxy has a map of); when it has none of them, every line
         selects.
     shard_size : int
-        Spaxels per shard (one job each).
+        Spaxels per shard (one job each). Only the layout: no product depends on it. 256 makes
+        a job of 35-47 s at the paper's sampler settings, so Snakemake's own cost of a few
+        seconds per job stays near a tenth of it (``perf/bench_shards.py``).
     """
 
     bin_pixels: int = 2
     min_snr: float = 5.0
     snr_lines: tuple = ("Ha", "OIII5008")
-    shard_size: int = 64
+    shard_size: int = 256
 
     def __post_init__(self):
         if self.bin_pixels < 1 or self.shard_size < 1:

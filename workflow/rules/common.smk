@@ -22,7 +22,7 @@ try:
     samples = load_samples(config["samples"], workflow.source_path("../schemas/galaxies.schema.yaml"))
     check_samples(samples, config, config["samples"])
     linemap_settings(config, CONFIG_SOURCE)
-    inference_settings(config, CONFIG_SOURCE)
+    LIMIT_FRACTION = inference_settings(config, CONFIG_SOURCE)["limit_fraction"]
 except InputError as error:
     raise WorkflowError(f"ohmap: bad input: {error}") from None
 
@@ -35,10 +35,13 @@ LINEMAPS = config.get("linemaps") or {}
 INFERENCE_CONFIG = config.get("inference") or {}
 GRADIENTS = config.get("gradients") or {}
 SAMPLE = config.get("sample") or {}
-# Passed whole as params, so that changing any inference setting reruns the fits.
-INFERENCE = {
-    key: INFERENCE_CONFIG.get(key) or {} for key in ("model", "sampler", "spaxels")
-} | {"limit_fraction": INFERENCE_CONFIG.get("limit_fraction", 0.05)}
+# Passed whole as params, so that changing any inference setting reruns the fits. The shard size
+# is left out: it only lays the spaxels out in jobs (the shard jobs get it through the plan) and
+# no product depends on it (tests/test_resume.py), so a new layout reruns only the spaxel fits.
+INFERENCE = {key: INFERENCE_CONFIG.get(key) or {} for key in ("model", "sampler")} | {
+    "spaxels": {k: v for k, v in (INFERENCE_CONFIG.get("spaxels") or {}).items() if k != "shard_size"},
+    "limit_fraction": LIMIT_FRACTION,
+}
 MOCK = config["mock"]
 LENS_SUFFIXES = ("x-arcsec-deflect", "y-arcsec-deflect", "kappa", "gamma")
 

@@ -14,6 +14,7 @@ shards = [read_shard(path) for path in snakemake.input.shards]
 summaries = [s.summary for s in shards if len(s.summary)]
 summary = vstack(summaries) if summaries else shards[0].summary
 model = snakemake.params.settings["model"]
+# No card records the shard layout: the maps are the same whatever it is (the log says it).
 cards = {
     "OBJECT": (galaxy, "galaxy id"),
     "REDSHIFT": (row["redshift"], "catalogue redshift"),
@@ -23,7 +24,6 @@ cards = {
     "SNRLINES": (",".join(plan.meta["selection_lines"]), "selection lines"),
     "CALIB": (model.get("calibration", "maiolino2008"), "strong-line calibration"),
     "LIKELIHD": (model.get("likelihood", "gaussian"), "likelihood"),
-    "NSHARDS": (len(shards), "shards gathered"),
 }
 n_unconverged = int((~summary["converged"]).sum()) if len(summary) else 0
 write_spaxel_maps(snakemake.output.maps, galaxy, tuple(plan.meta["shape"]), summary, cards)

@@ -1,7 +1,7 @@
 """The sample's metallicity gradients as one table (ECSV) and as LaTeX (cf. Table 5)."""
 
 import numpy as np
-from astropy.table import Table, vstack
+from astropy.table import Table
 
 from ohmap.io.atomic import atomic_path
 from ohmap.logs import log_to_file

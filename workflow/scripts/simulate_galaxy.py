@@ -2,6 +2,7 @@
 
 from astropy.table import Table
 
+from ohmap.io.atomic import write_table_atomic
 from ohmap.logs import log_to_file
 from ohmap.simulate import AnalyticCluster, load_mock_inputs, simulate_galaxy
 
@@ -12,6 +13,6 @@ galaxies, cluster = load_mock_inputs(
 galaxy = next(g for g in galaxies if g.galaxy_id == snakemake.wildcards.galaxy)
 lens = AnalyticCluster(cluster["models"][galaxy.lens_model], cluster["z_lens"], galaxy.lens_model)
 written = simulate_galaxy(galaxy, lens, snakemake.params.settings, snakemake.params.outdir)
-Table(rows=[written["galaxy_row"]]).write(snakemake.output.truth_row, overwrite=True)
-Table(rows=written["alignment_rows"]).write(snakemake.output.alignment, overwrite=True)
+write_table_atomic(Table(rows=[written["galaxy_row"]]), snakemake.output.truth_row, format="ascii.ecsv")
+write_table_atomic(Table(rows=written["alignment_rows"]), snakemake.output.alignment, format="ascii.ecsv")
 log.info("galaxy %s done: %d spectra", galaxy.galaxy_id, len(written["spectra"]))

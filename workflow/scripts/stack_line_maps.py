@@ -1,6 +1,7 @@
 """Vetting and inverse-variance stacking of one galaxy's aligned line maps."""
 
 from ohmap.extract import direct_on_map_grid
+from ohmap.io.atomic import write_table_atomic
 from ohmap.io.linemaps import (
     fluxes_table,
     read_alignment,
@@ -42,5 +43,5 @@ if reference.direct_image is not None:
 redshift = snakemake.params.redshift
 write_stacked_maps(snakemake.output.maps, galaxy, reference, result.stacks, redshift, direct, result.notes,
                    result.joint)
-vetting_table(galaxy, result.vetting).write(snakemake.output.vetting, format="ascii.ecsv", overwrite=True)
-fluxes_table(galaxy, redshift, result.fluxes).write(snakemake.output.fluxes, format="ascii.ecsv", overwrite=True)
+write_table_atomic(vetting_table(galaxy, result.vetting), snakemake.output.vetting, format="ascii.ecsv")
+write_table_atomic(fluxes_table(galaxy, redshift, result.fluxes), snakemake.output.fluxes, format="ascii.ecsv")

@@ -26,7 +26,7 @@ from ..errors import InputError
 from ..extract import Extraction, LineMap
 from ..resample import FrameTransform
 from ..stack import StackedMap
-from .atomic import write_fits_atomic
+from .atomic import write_fits_atomic, write_table_atomic
 from .serialize import card_value, dumps
 
 #: Unit of line flux per pixel and of integrated line fluxes.
@@ -189,7 +189,7 @@ def alignment_table(galaxy: str, pa: str, grism: str, reference: str, result: Al
 
 
 def write_alignment(table: Table, path) -> None:
-    table.write(path, format="ascii.ecsv", overwrite=True)
+    write_table_atomic(table, path, format="ascii.ecsv")
 
 
 def read_alignment(path) -> tuple[dict, AlignmentResult]:
