@@ -426,8 +426,11 @@ def plot_gradient(maps: dict, radius_kpc, spaxels: dict, fits: dict, global_oh12
         ra = np.asarray(annuli["radius"])
         p16, p50, p84 = (np.asarray(annuli[k]) for k in ("p16", "p50", "p84"))
         ax.errorbar(ra, p50, yerr=[p50 - p16, p84 - p50], fmt="s", ms=6, color="tab:red", label="annuli")
-    top = float(np.nanmax(r)) if r.size else 5.0
-    grid = np.linspace(0, max(top, 1.0) * 1.05, 50)
+    # Each line is drawn over the radii that were fitted only: a gradient from a few spaxels at
+    # similar radii, extrapolated to the centre, would set the axis range and mean nothing there.
+    covered = np.concatenate([r, np.asarray(annuli["radius"]) if annuli is not None else []])
+    covered = covered[np.isfinite(covered)]
+    grid = np.linspace(covered.min(), covered.max(), 50) if covered.size else np.linspace(0.0, 5.0, 50)
     for (name, fit), colour in zip(fits.items(), ("tab:blue", "tab:red")):
         if fit is None:
             continue
