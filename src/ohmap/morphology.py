@@ -44,7 +44,7 @@ from scipy.ndimage import label
 from scipy.optimize import least_squares
 
 from .errors import InputError
-from .io.atomic import atomic_path, write_fits_atomic
+from .io.atomic import write_fits_atomic, write_table_atomic
 from .lensing import LensModel, tangent_plane_to_sky
 from .nebular import kpc_per_arcsec
 from .resample import frame_axes, frame_coordinates
@@ -801,8 +801,7 @@ def write_morphology(path, morphology: SourceMorphology, amplitude_unit: str | N
     if meta:
         table.meta.update(meta)
     path = Path(path)
-    with atomic_path(path) as tmp:
-        table.write(tmp, format="ascii.ecsv", overwrite=True)
+    write_table_atomic(table, path, format="ascii.ecsv")
     return path
 
 

@@ -154,7 +154,7 @@ def write_plan(path, table: Table, galaxy: str, shard_size: int) -> Table:
     The table gets a ``shard`` column and the meta ``n_shards`` (at least 1), which the
     workflow reads to know the shard jobs.
     """
-    from .io.atomic import atomic_path
+    from .io.atomic import write_table_atomic
 
     table = table.copy()
     table["shard"] = shard_plan(len(table), shard_size)
@@ -162,8 +162,7 @@ def write_plan(path, table: Table, galaxy: str, shard_size: int) -> Table:
                       description="Spaxels of the binned stacked maps selected for the per-spaxel fits: "
                                   "spaxel = iy * nx + ix on the binned grid of meta 'shape'; "
                                   "<line>_flux/_err: binned line flux and 1-sigma error (inf: no data).")
-    with atomic_path(path) as tmp:
-        table.write(tmp, format="ascii.ecsv", overwrite=True)
+    write_table_atomic(table, path, format="ascii.ecsv")
     return table
 
 

@@ -4,7 +4,7 @@ import numpy as np
 from astropy.table import Table
 
 from ohmap import population as P
-from ohmap.io.atomic import atomic_path
+from ohmap.io.atomic import write_table_atomic
 from ohmap.logs import log_to_file
 from ohmap.sample_plots import plot_mex
 
@@ -58,6 +58,5 @@ table.meta.update(mass_shift_dex=shift, description=(
     "mex_class: of the measured ratio, or 'unconstrained' when under 84% of the draws have both fluxes "
     "positive; agn_candidate: p_agn >= agn_probability for a constrained ratio (kept in the tables, left "
     "out of the MZR, FMR and gradient trends)."), agn_probability=threshold)
-with atomic_path(snakemake.output.table) as tmp:
-    table.write(tmp, format="ascii.ecsv", overwrite=True)
+write_table_atomic(table, snakemake.output.table, format="ascii.ecsv")
 plot_mex(table[np.isfinite(table["log_o3hb"])], snakemake.output.png.removesuffix(".png"), mass_shift=shift)

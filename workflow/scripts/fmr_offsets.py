@@ -4,7 +4,7 @@ import numpy as np
 from astropy.table import Table
 
 from ohmap import population as P
-from ohmap.io.atomic import atomic_path
+from ohmap.io.atomic import write_table_atomic
 from ohmap.logs import log_to_file
 from ohmap.sample_plots import plot_fmr
 
@@ -56,6 +56,5 @@ for name in sorted(set(out["subsample"])):
 out.meta.update(description="12+log(O/H) minus the Mannucci et al. (2011) FMR at each galaxy's M* and SFR (Monte "
                             "Carlo over M*, SFR and metallicity: median and 16/84th percentiles, dex).",
                 medians={k: {"median_offset": float(v[0]), "median_uncertainty": float(v[1])} for k, v in summary.items()})
-with atomic_path(snakemake.output.offsets) as tmp:
-    out.write(tmp, format="ascii.ecsv", overwrite=True)
+write_table_atomic(out, snakemake.output.offsets, format="ascii.ecsv")
 plot_fmr(out, snakemake.output.png.removesuffix(".png"))

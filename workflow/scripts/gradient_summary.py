@@ -3,7 +3,7 @@
 import numpy as np
 from astropy.table import Table
 
-from ohmap.io.atomic import atomic_path
+from ohmap.io.atomic import write_table_atomic, write_text_atomic
 from ohmap.logs import log_to_file
 from ohmap.morphology import read_morphology
 
@@ -28,8 +28,7 @@ table["major_axis_pa_deg"].unit = table["inclination_deg"].unit = "deg"
 table.meta["description"] = ("Metallicity gradients (Sect. 6.1): individual-spaxel and radial-annulus methods; "
                              "kept = enough fitted spaxels for a trustworthy map; agn_candidate flagged, not "
                              "dropped; source-plane axis ratio, major-axis PA and inclination.")
-with atomic_path(snakemake.output.table) as tmp:
-    table.write(tmp, format="ascii.ecsv", overwrite=True)
+write_table_atomic(table, snakemake.output.table, format="ascii.ecsv")
 
 
 DAGGER = "$^\\dagger$"
@@ -56,6 +55,5 @@ for r in table:
     lines.append(f"{r['galaxy_id']} & {r['redshift']:.2f} & {spaxel} & {annulus} & {'; '.join(notes)} \\\\")
 lines += ["\\hline", "\\end{tabular}",
           "% $^\\dagger$: flagged fit (too few points or too small a radius range; see gradients.ecsv)"]
-with atomic_path(snakemake.output.latex) as tmp:
-    tmp.write_text("\n".join(lines) + "\n")
+write_text_atomic("\n".join(lines) + "\n", snakemake.output.latex)
 log.info("%d galaxies, %d kept", len(table), int(np.sum(table["kept"])))

@@ -4,7 +4,7 @@ import numpy as np
 from astropy.table import Table
 
 from ohmap import population as P
-from ohmap.io.atomic import atomic_path
+from ohmap.io.atomic import write_table_atomic
 from ohmap.linmix import LinmixSettings, linmix
 from ohmap.logs import log_to_file
 from ohmap.sample_plots import plot_mzr
@@ -76,6 +76,5 @@ out.meta.update(description=("12+log(O/H) = alpha + beta log(M*/Msun) + N(0, sig
                              "M08 calibration only); *_wind_*: how strongly beta disfavours the momentum-driven "
                              "(0.17) and energy-driven (0.33) wind models."), left_out=left_out,
                 linmix=dict(vars(linmix_settings)))
-with atomic_path(snakemake.output.fits) as tmp:
-    out.write(tmp, format="ascii.ecsv", overwrite=True)
+write_table_atomic(out, snakemake.output.fits, format="ascii.ecsv")
 plot_mzr(points, fits, snakemake.output.png.removesuffix(".png"))

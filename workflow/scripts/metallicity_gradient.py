@@ -8,7 +8,7 @@ from ohmap.fitting import fit_fluxes
 from ohmap.gradients import (annulus_fluxes, gradient_row, individual_spaxel_gradient, radial_annuli,
                              radial_annulus_gradient)
 from ohmap.inference import FIT_LINES, LineFluxModel
-from ohmap.io.atomic import atomic_path
+from ohmap.io.atomic import write_table_atomic
 from ohmap.io.linemaps import read_stacked_maps
 from ohmap.io.posteriors import read_spaxel_maps
 from ohmap.logs import log_to_file
@@ -86,10 +86,8 @@ table.meta.update(galaxy=galaxy, redshift=z, min_spaxels=min_spaxels, agn_candid
                               "scatter, conservative errors) and by radial annuli (S/N >= annulus_min_snr in "
                               "snr_line); kept = enough fitted spaxels for a trustworthy map.")
 annulus_table.meta.update(galaxy=galaxy, snr_line=snr_line)
-with atomic_path(snakemake.output.gradient) as tmp:
-    table.write(tmp, format="ascii.ecsv", overwrite=True)
-with atomic_path(snakemake.output.annuli) as tmp:
-    annulus_table.write(tmp, format="ascii.ecsv", overwrite=True)
+write_table_atomic(table, snakemake.output.gradient, format="ascii.ecsv")
+write_table_atomic(annulus_table, snakemake.output.annuli, format="ascii.ecsv")
 for r in rows:
     log.info("%s %s: %+.4f +- %.4f dex/kpc from %d points (%s)", galaxy, r["method"], r["slope"], r["slope_err"],
              r["n"], r["reason"] or "ok")

@@ -3,7 +3,7 @@
 import numpy as np
 from astropy.table import Table, join
 
-from ohmap.io.atomic import atomic_path
+from ohmap.io.atomic import write_table_atomic, write_text_atomic
 from ohmap.io.posteriors import read_global_fit
 from ohmap.logs import log_to_file
 
@@ -17,8 +17,7 @@ table["log_mstar"].unit = "dex(solMass)"
 table.meta["description"] = ("Global properties (Table 2): position, redshift, magnification at the galaxy (lens "
                              "model), stellar mass (sample sheet), and the global line-flux fit: 12+log(O/H), SFR "
                              "(lensing-corrected) and A_V with 16/50/84th percentiles and limits; MEx class.")
-with atomic_path(snakemake.output.table) as tmp:
-    table.write(tmp, format="ascii.ecsv", overwrite=True)
+write_table_atomic(table, snakemake.output.table, format="ascii.ecsv")
 
 
 def value(row, q, fmt):
@@ -37,6 +36,5 @@ for r in table:
                  f"{r['magnification']:.2f} & ${r['log_mstar']:.2f}^{{+{r['log_mstar_err_hi']:.2f}}}_{{-{r['log_mstar_err_lo']:.2f}}}$ & "
                  f"{value(r, 'oh12', '.2f')} & {value(r, 'sfr', '.2f')} & {value(r, 'av', '.2f')} \\\\")
 lines += ["\\hline", "\\end{tabular}", "% a: AGN candidate on the mass-excitation diagram"]
-with atomic_path(snakemake.output.latex) as tmp:
-    tmp.write_text("\n".join(lines) + "\n")
+write_text_atomic("\n".join(lines) + "\n", snakemake.output.latex)
 log.info("%d galaxies, %d AGN candidates", len(table), int(np.sum(table["agn_candidate"])))

@@ -32,7 +32,7 @@ from astropy.table import MaskedColumn, Table
 
 from ..errors import InputError
 from ..inference import FIT_LINES
-from .atomic import atomic_path
+from .atomic import write_table_atomic
 from .serialize import plain
 
 #: Unit of every line flux read and written here.
@@ -413,8 +413,7 @@ def write_result_table(table: Table, path) -> list[Path]:
     table = table.copy(copy_data=False)
     table.meta = plain(dict(table.meta))
     if output_format(path) == "ecsv":
-        with atomic_path(path) as tmp:
-            table.write(tmp, format="ascii.ecsv", overwrite=True)
+        write_table_atomic(table, path, format="ascii.ecsv")
         return [path]
     sidecar = sidecar_path(path)
     text = yaml.safe_dump({"meta": table.meta, "columns": column_info(table)}, sort_keys=False,

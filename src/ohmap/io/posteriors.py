@@ -35,7 +35,7 @@ from astropy.table import Column, MaskedColumn, Table, vstack
 from .. import __version__
 from ..inference import conservative_error
 from ..errors import InputError
-from .atomic import atomic_path
+from .atomic import atomic_path, write_fits_atomic, write_table_atomic
 from .serialize import card_value, dumps, plain
 
 #: Unit of each summarised quantity (astropy unit strings; ``""`` = dimensionless).
@@ -609,8 +609,7 @@ def write_spaxel_maps(path, galaxy: str, shape, summary, header_cards: dict | No
     hdu.header["CONTENT"] = "1 = spaxel fitted (has a posterior), 0 = not fitted"
     hdus.append(hdu)
 
-    with atomic_path(path) as tmp:
-        fits.HDUList(hdus).writeto(tmp, overwrite=True)
+    write_fits_atomic(fits.HDUList(hdus), path)
     return Path(path)
 
 
@@ -769,8 +768,7 @@ def write_global_fit(path, rows, meta: dict | None = None) -> Path:
     Path
     """
     table = global_fit_table(rows, meta)
-    with atomic_path(path) as tmp:
-        table.write(tmp, format="ascii.ecsv", overwrite=True)
+    write_table_atomic(table, path, format="ascii.ecsv")
     return Path(path)
 
 
