@@ -39,12 +39,16 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import Table
 
-from ohmap.align import AlignmentResult, AlignmentSettings, align_extraction, nominal_rotation
-from ohmap.deblend import JointDeblendSettings
-from ohmap.extract import extract_line_maps
-from ohmap.io.glass import read_glass_2d
+from ohmap.linemaps.align import AlignmentResult, align_extraction, nominal_rotation
+from ohmap.linemaps.extract import extract_line_maps
+from ohmap.linemaps.settings import (
+    AlignmentSettings,
+    JointDeblendSettings,
+    VettingSettings,
+)
+from ohmap.linemaps.stack import stack_galaxy
 from ohmap.resample import FrameTransform
-from ohmap.stack import VettingSettings, stack_galaxy
+from ohmap.spectra.glass import read_glass_2d
 
 REFERENCE = ("119", "G141")
 LINES = ("OII", "Hg", "Hb", "OIII5008", "Ha", "SII")
@@ -209,7 +213,9 @@ def deeper_mock(factor: float, outdir: Path, config_path=Path("config/config.yam
     (same galaxies, same injected offsets, same seed) into ``outdir``."""
     import yaml
 
-    from ohmap.simulate import AnalyticCluster, load_mock_inputs, simulate_galaxy
+    from ohmap.mock.cluster import AnalyticCluster
+    from ohmap.mock.galaxy import simulate_galaxy
+    from ohmap.mock.inputs import load_mock_inputs
 
     config = yaml.safe_load(config_path.read_text())
     mock = config["mock"]

@@ -1,4 +1,4 @@
-"""Timing of :func:`ohmap.linmix.linmix` (Kelly 2007 Gibbs sampler) per fit.
+"""Timing of :func:`ohmap.sample.linmix.linmix` (Kelly 2007 Gibbs sampler) per fit.
 
     OPENBLAS_NUM_THREADS=1 python perf/bench_linmix.py [--sizes 20,100,1000] [--K 1,3]
                                                        [--min-iterations 5000] [--seed 1]
@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from ohmap.linmix import LinmixSettings, linmix
+from ohmap.sample.linmix import LinmixSettings, linmix
 
 
 def simulate(n: int, seed: int):

@@ -5,10 +5,10 @@ burn-in) on spaxel-like line fluxes.
                                                         [--shards 64,128] [--walkers 100]
                                                         [--steps 5000] [--burn 2000] [--seed 1]
 
-Spaxels: six lines (all of :data:`ohmap.inference.FIT_LINES`) drawn from the line-flux model with
+Spaxels: six lines (all of :data:`ohmap.lines.FIT_LINES`) drawn from the line-flux model with
 its intrinsic scatter, truth 12+log(O/H) uniform in [7.3, 9.0], A_V in [0, 2], f_Hb log-uniform
 in [0.3, 30] (1e-17 erg/s/cm^2) and errors 0.5-0.6: S/N of the brightest line from ~1 to ~100.
-Every engine fits the first spaxels of the same list through :func:`ohmap.fitting.fit_fluxes`:
+Every engine fits the first spaxels of the same list through :func:`ohmap.inference.fitting.fit_fluxes`:
 
 * ``emcee loop``: emcee's default, one log-probability call per walker
   (``emcee_vectorize=False``) -- slow, so only ``--loop-spaxels`` spaxels;
@@ -34,9 +34,10 @@ import time
 
 import numpy as np
 
-from ohmap.fitting import fit_fluxes
-from ohmap.inference import FIT_LINES, LineFluxModel
-from ohmap.samplers import SamplerSettings
+from ohmap.inference.fitting import fit_fluxes
+from ohmap.inference.model import LineFluxModel
+from ohmap.inference.settings import SamplerSettings
+from ohmap.lines import FIT_LINES
 
 
 def spaxels(n: int, seed: int):

@@ -9,7 +9,7 @@ The default run takes about 25 minutes on two shared cores (most of it the real 
 10,000 jobs). Four measurements, all in this one run (timings on a shared machine are noisy: read the ratios):
 
 1. **Sampler cost of a shard** of n spaxels at the sampler settings of ``config/config.yaml``
-   (the paper's: 100 walkers, 5000 steps), through :func:`ohmap.fitting.fit_fluxes` as the
+   (the paper's: 100 walkers, 5000 steps), through :func:`ohmap.inference.fitting.fit_fluxes` as the
    ``fit_spaxel_shard`` script calls it, for each n of ``--fit-sizes``; a straight line through
    them gives a fixed cost per shard (the vectorised stretch move's per-step Python overhead)
    and a cost per spaxel.
@@ -46,10 +46,10 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-
 from bench_samplers import spaxels as synthetic_spaxels
-from ohmap.fitting import fit_fluxes
-from ohmap.samplers import SamplerSettings
+
+from ohmap.inference.fitting import fit_fluxes
+from ohmap.inference.settings import SamplerSettings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -115,11 +115,11 @@ OVERHEAD_SNAKEFILE = textwrap.dedent('''
 # What fit_spaxel_shard.py imports, and nothing else done: the fixed price of one script job.
 OVERHEAD_SCRIPT = textwrap.dedent('''
     from ohmap.config import inference_settings
-    from ohmap.fitting import fit_fluxes
+    from ohmap.inference.fitting import fit_fluxes
     from ohmap.inference import LineFluxModel
-    from ohmap.io.posteriors import write_shard
+    from ohmap.inference.products import write_shard
     from ohmap.logs import log_to_file
-    from ohmap.spaxels import line_columns, read_plan
+    from ohmap.inference.spaxels import line_columns, read_plan
 
     open(snakemake.output[0], "w").close()
 ''')

@@ -8,7 +8,7 @@ the default) or "paper_chi2" (Eq. 2 of Wang et al. 2017 read literally, -chi^2/2
 Simulation (as tests/test_inference.py's coverage test): M cases with truths drawn from the prior
 the fit uses -- 12+log(O/H) uniform in [7.3, 9.0], A_V uniform in [0, 2], f_Hb log-uniform
 (Jeffreys) in [0.3, 30] x 1e-17 erg/s/cm^2 -- and the six lines of
-:data:`ohmap.inference.FIT_LINES` from the line-flux model with measurement errors 0.5-0.6, so
+:data:`ohmap.lines.FIT_LINES` from the line-flux model with measurement errors 0.5-0.6, so
 that S/N ranges from below 1 to ~100. The intrinsic scatter of the calibrated ratios (the
 registry's 0.1 dex, or ``--scatter-dex`` for [OII], [OIII] and [SII] in both the simulation and
 the fits) is drawn either
@@ -33,9 +33,10 @@ import time
 
 import numpy as np
 
-from ohmap.fitting import fit_fluxes
-from ohmap.inference import FIT_LINES, InferenceSettings, LineFluxModel
-from ohmap.samplers import SamplerSettings
+from ohmap.inference.fitting import fit_fluxes
+from ohmap.inference.model import LineFluxModel
+from ohmap.inference.settings import InferenceSettings, SamplerSettings
+from ohmap.lines import FIT_LINES
 
 PRIORS = dict(oh12_prior=(7.3, 9.0), av_prior=(0.0, 2.0), hbeta_prior=(0.3, 30.0))
 ERRORS = np.array([0.6, 0.5, 0.5, 0.5, 0.5, 0.6])

@@ -21,7 +21,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import Table
 
-from ohmap.morphology import read_radius_map
+from ohmap.gradients.products import read_radius_map
 
 
 def main():

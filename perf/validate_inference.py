@@ -29,7 +29,8 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import Table
 
-from ohmap.io.posteriors import read_global_fit, read_spaxel_maps
+from ohmap.inference.products.global_fits import read_global_fit
+from ohmap.inference.products.spaxel_maps import read_spaxel_maps
 
 
 def pull(value, p16, p84, truth):

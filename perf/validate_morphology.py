@@ -6,7 +6,7 @@ Run from the repository root after the mock exists (``results/mock``)::
         [--threshold 0.05] [--image mstar|f160w] [--psf-fwhm 0.0]
 
 For each of the mock galaxies, fits the stellar-mass map (``images/<id>_mstar.fits``) with
-:func:`ohmap.morphology.fit_source_morphology` through the galaxy's lens model and prints:
+:func:`ohmap.gradients.morphology.fit_source_morphology` through the galaxy's lens model and prints:
 
 * the fitted centroid offset (arcsec; the truth is (0, 0): the source-plane position of the
   galaxy's catalogue RA/Dec), axis ratio q, major-axis PA and thin-disk inclination, with
@@ -33,8 +33,9 @@ from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS
 
-from ohmap.lensing import LensModel
-from ohmap.morphology import fit_source_morphology, radius_map
+from ohmap.gradients.lensing import LensModel
+from ohmap.gradients.morphology import fit_source_morphology
+from ohmap.gradients.radius import radius_map
 
 
 def main(argv=None) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ohmap import lines as L
-from ohmap.spectrum import Spectrum2D
+from ohmap.spectra.spectrum import Spectrum2D
 
 DLAM = 22.0  # Angstrom per column, G141-like
 N = 48

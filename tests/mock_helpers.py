@@ -6,7 +6,9 @@ from pathlib import Path
 
 import yaml
 
-from ohmap.simulate import AnalyticCluster, load_mock_inputs, simulate_galaxy
+from ohmap.mock.cluster import AnalyticCluster
+from ohmap.mock.galaxy import simulate_galaxy
+from ohmap.mock.inputs import load_mock_inputs
 
 REPO = Path(__file__).resolve().parents[1]
 

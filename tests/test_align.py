@@ -6,18 +6,13 @@ import numpy as np
 import pytest
 
 from linemap_helpers import gaussian_image
-from ohmap.align import (
-    AlignmentSettings,
-    _Interpolator,
-    align_extraction,
-    alignment_pairs,
-    expected_nccf,
-    fit_alignment,
-    nccf,
-)
-from ohmap.extract import LineMap
-from ohmap.resample import FrameTransform, frame_coordinates
-from ohmap.resample import frame_axes
+from ohmap.linemaps.align import align_extraction, alignment_pairs
+from ohmap.linemaps.interpolation import Interpolator
+from ohmap.linemaps.maps import LineMap
+from ohmap.linemaps.nccf import expected_nccf, nccf
+from ohmap.linemaps.settings import AlignmentSettings
+from ohmap.linemaps.shift_fit import fit_alignment
+from ohmap.resample import FrameTransform, frame_axes, frame_coordinates
 
 N = 48
 REF_PA = 74.0  # dispersion PA of the reference frame, deg E of N
@@ -36,7 +31,7 @@ def compact(east, north):
 
 def render(source, frame_pa, dx=0.0, dy=0.0, x_phase=0.0):
     """A map in the frame whose +x is at ``frame_pa``, the scene shifted by (dx, dy) pixels:
-    the geometry of :meth:`ohmap.simulate.GalaxyRenderer.sky_offsets`."""
+    the geometry of :meth:`ohmap.mock.imaging.GalaxyRenderer.sky_offsets`."""
     x, y = frame_coordinates((N, N), x_phase)
     ex, ey = frame_axes(frame_pa)
     east = (x - dx) * ex[0] + (y - dy) * ey[0]
@@ -200,7 +195,7 @@ def test_interpolator_gradient_matches_finite_differences():
     image = galaxy(x, y)
     valid = np.ones((N, N), dtype=bool)
     valid[10, 30] = False
-    interp = _Interpolator(image, np.full((N, N), 0.01), valid, 0.25)
+    interp = Interpolator(image, np.full((N, N), 0.01), valid, 0.25)
     rng = np.random.default_rng(7)
     xs, ys = rng.uniform(-8, 8, 50), rng.uniform(-8, 8, 50)
     value, var, cover, gx, gy, _ = interp(xs, ys, gradient=True)

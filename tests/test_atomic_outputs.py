@@ -34,14 +34,15 @@ import pytest  # noqa: E402
 from astropy.io import fits  # noqa: E402
 from astropy.table import Table  # noqa: E402
 
-from ohmap import plots, sample_plots  # noqa: E402
-from ohmap.io.atomic import (  # noqa: E402
+from ohmap.io.atomic import (
     atomic_path,
     save_figure,
     write_fits_atomic,
     write_table_atomic,
     write_text_atomic,
 )
+from ohmap.report import sample as sample_plots  # noqa: E402
+from ohmap.report.inference import plot_corner  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CHECKED = [REPO / "src" / "ohmap", REPO / "workflow" / "scripts"]
@@ -292,7 +293,7 @@ def test_save_figure_failure_leaves_nothing(tmp_path, monkeypatch):
 
 
 def test_plot_functions_failure_leaves_nothing(tmp_path, monkeypatch):
-    """The library's figure writers (ohmap.plots, ohmap.sample_plots) go through save_figure."""
+    """The library's figure writers (ohmap.report, ohmap.report.sample) go through save_figure."""
     def failing(self, fname, **kwargs):
         _half_then_raise(fname)
 
@@ -300,7 +301,7 @@ def test_plot_functions_failure_leaves_nothing(tmp_path, monkeypatch):
     rng = np.random.default_rng(1)
     samples = {"oh12": rng.normal(8.5, 0.1, 400), "av": rng.normal(0.5, 0.2, 400)}
     with pytest.raises(Boom):
-        plots.plot_corner(samples, ["12+log(O/H)", "A_V"], tmp_path / "corner.png")
+        plot_corner(samples, ["12+log(O/H)", "A_V"], tmp_path / "corner.png")
     fig, _ = plt.subplots()
     with pytest.raises(Boom):
         sample_plots._save(fig, tmp_path / "mzr")

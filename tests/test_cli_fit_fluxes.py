@@ -11,8 +11,9 @@ from astropy import units as u
 from astropy.table import Table
 
 from ohmap.cli import main
-from ohmap.inference import FIT_LINES, LineFluxModel
+from ohmap.inference.model import LineFluxModel
 from ohmap.io.fluxtable import read_flux_table
+from ohmap.lines import FIT_LINES
 
 FAST = ["--steps", "600", "--burn", "200", "--walkers", "32", "--seed", "7"]
 # (id, z, magnification, nii_ha, oh12, av, log10 intrinsic H-beta, lines left out)

@@ -133,8 +133,7 @@ def test_bad_config_names_field(config, edit, field):
 
 def test_settings_sections_name_a_field_of_the_wrong_kind():
     from ohmap.errors import InputError
-    from ohmap.samplers import SamplerSettings
-    from ohmap.spaxels import SpaxelSettings
+    from ohmap.inference.settings import SamplerSettings, SpaxelSettings
 
     with pytest.raises(InputError, match=r"config.yaml: field 'n_walkers' = 'abc': expected a whole number"):
         SamplerSettings.from_config({"n_walkers": "abc"}, "config.yaml")

@@ -1,17 +1,22 @@
-"""Joint multi-PA de-blending (ohmap.deblend) on synthetic spectra."""
+"""Joint multi-PA de-blending (ohmap.linemaps.joint_deblend) on synthetic spectra."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from ohmap import lines as L
-from ohmap.deblend import (JointDeblendSettings, forward_operator, group_members, inverse_transform,
-                           joint_deblend)
-from ohmap.extract import Extraction, extract_line_maps
-from ohmap.resample import FrameTransform, frame_coordinates, resampling_matrix
-
 from linemap_helpers import gaussian_image, synthetic_spectrum
+from ohmap import lines as L
+from ohmap.linemaps.extract import extract_line_maps
+from ohmap.linemaps.joint_deblend import (
+    forward_operator,
+    group_members,
+    inverse_transform,
+    joint_deblend,
+)
+from ohmap.linemaps.maps import Extraction
+from ohmap.linemaps.settings import JointDeblendSettings
+from ohmap.resample import FrameTransform, frame_coordinates, resampling_matrix
 
 NY = 48
 GROUP = ["Hb", "OIII5008"]
@@ -39,7 +44,7 @@ SOURCES = {"Hb": hbeta_source, "OIII5008": oiii_source,
 
 def to_reference(transform, u, v):
     """Reference-frame position of PA-frame points (FrameTransform's definition, written out
-    independently of ohmap.deblend)."""
+    independently of ohmap.linemaps.joint_deblend)."""
     d = np.radians(transform.rotation_deg)
     c, s = np.cos(d), np.sin(d)
     du, dv = u - transform.shift_x, v - transform.shift_y

@@ -1,4 +1,4 @@
-"""Object footprint on noisy direct images with neighbours (``ohmap.extract.object_footprint``)."""
+"""Object footprint on noisy direct images with neighbours (``ohmap.linemaps.footprint.object_footprint``)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,15 @@ from types import SimpleNamespace
 import numpy as np
 from scipy.ndimage import binary_dilation
 
-import ohmap.extract as extract
-from ohmap.extract import (ExtractionSettings, direct_on_map_grid, extract_line_maps, isophote,
-                           object_footprint, smoothed_direct)
+import ohmap.linemaps.extract as extract
+from ohmap.linemaps.extract import extract_line_maps
+from ohmap.linemaps.footprint import (
+    direct_on_map_grid,
+    isophote,
+    object_footprint,
+    smoothed_direct,
+)
+from ohmap.linemaps.settings import ExtractionSettings
 
 NY = 65
 C = (NY - 1) / 2.0
@@ -86,7 +92,7 @@ def _legacy_footprint(spec, settings):
 
 
 def test_real_grizli_object_footprint_is_the_galaxy_and_sharpens_the_fluxes(grizli_object_dir, monkeypatch):
-    from ohmap.io.grizli_beams import read_grizli_beams
+    from ohmap.spectra.grizli_beams import read_grizli_beams
 
     spectra = read_grizli_beams(grizli_object_dir / "j033216m2743_00152.model-trace.beams.fits")
     for spec in spectra:

@@ -6,11 +6,19 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from ohmap.fitting import FluxFit
-from ohmap.gradients import (Annulus, GradientResult, annulus_fluxes, annulus_label_map,
-                             conservative_error, fit_linear_with_scatter, gradient_row,
-                             individual_spaxel_gradient, radial_annuli, radial_annulus_gradient)
-from ohmap.samplers import SamplerSettings
+from ohmap.gradients.individual_spaxels import individual_spaxel_gradient
+from ohmap.gradients.linear_fit import fit_linear_with_scatter
+from ohmap.gradients.radial_annuli.radial_annuli import (
+    Annulus,
+    annulus_fluxes,
+    annulus_label_map,
+    radial_annuli,
+    radial_annulus_gradient,
+)
+from ohmap.gradients.result import GradientResult, gradient_row
+from ohmap.inference.fitting import FluxFit
+from ohmap.inference.settings import SamplerSettings
+from ohmap.inference.summary import conservative_error
 
 TRUE_A, TRUE_B, TRUE_S = 8.5, -0.08, 0.06
 Z1 = stats.norm.ppf(0.84)  # 0.9945

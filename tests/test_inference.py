@@ -15,13 +15,18 @@ from astropy.cosmology import FlatLambdaCDM
 from dust_extinction.parameter_averages import CCM89
 from scipy import stats
 
-from ohmap.calibrations import get_calibration, log_ratio
 from ohmap.errors import InputError
-from ohmap.fitting import fit_fluxes
-from ohmap.inference import (FIT_LINES, InferenceSettings, LineFluxModel, ObservedFluxes,
-                             derived_samples, summarize)
-from ohmap.nebular import intrinsic_hbeta_flux, sfr_surface_density, star_formation_rate
-from ohmap.samplers import SamplerSettings
+from ohmap.inference.calibrations import get_calibration, log_ratio
+from ohmap.inference.fitting import fit_fluxes
+from ohmap.inference.model import LineFluxModel, ObservedFluxes
+from ohmap.inference.nebular import (
+    intrinsic_hbeta_flux,
+    sfr_surface_density,
+    star_formation_rate,
+)
+from ohmap.inference.settings import InferenceSettings, SamplerSettings
+from ohmap.inference.summary import derived_samples, summarize
+from ohmap.lines import FIT_LINES
 
 #: Table 4 of Wang et al. (2017): log R = sum c_i x^i, x = 12 + log(O/H) - 8.69.
 TABLE4 = {

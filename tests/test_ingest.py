@@ -7,8 +7,8 @@ import pytest
 
 from mock_helpers import simulate
 from ohmap.errors import InputError
-from ohmap.ingest import read_spectrum
-from ohmap.io.products import read_spectrum_product, write_spectrum_product
+from ohmap.spectra.ingest import read_spectrum
+from ohmap.spectra.products import read_spectrum_product, write_spectrum_product
 
 
 def test_grizli_stack_block_selection(grizli_object_dir, wfc3_calibration_dir, tmp_path):

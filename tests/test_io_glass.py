@@ -10,7 +10,7 @@ from astropy.io import fits
 
 from mock_helpers import simulate
 from ohmap.errors import InputError
-from ohmap.io.glass import parse_glass_filename, read_glass_2d
+from ohmap.spectra.glass import parse_glass_filename, read_glass_2d
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import pytest
 from astropy.io import fits
 
 from ohmap.errors import InputError
-from ohmap.io.grizli import read_grizli_stack
 from ohmap.io.sensitivity import read_axe_sensitivity, sensitivity_file_from_conf
+from ohmap.spectra.grizli_stack import read_grizli_stack
 
 STACK = "j033216m2743_00152.stack.fits"
 REDSHIFT = 1.7429

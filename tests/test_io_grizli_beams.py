@@ -10,11 +10,11 @@ import pytest
 from astropy.io import fits
 
 from ohmap.errors import InputError
-from ohmap.grisms import GRISMS
-from ohmap.ingest import read_spectrum
-from ohmap.io.grizli import read_grizli_stack
-from ohmap.io.grizli_beams import read_grizli_beams
 from ohmap.io.sensitivity import read_axe_sensitivity, sensitivity_file_from_conf
+from ohmap.spectra.grisms import GRISMS
+from ohmap.spectra.grizli_beams import read_grizli_beams
+from ohmap.spectra.grizli_stack import read_grizli_stack
+from ohmap.spectra.ingest import read_spectrum
 
 BEAMS = "j033216m2743_00152.model-trace.beams.fits"
 BEAMS_2020 = "j033216m2743_00152.beams.fits"

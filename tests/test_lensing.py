@@ -12,20 +12,18 @@ from astropy.cosmology import FlatLambdaCDM
 from astropy.io import fits
 from astropy.wcs import WCS
 
+from ohmap.cosmology import COSMOLOGY
 from ohmap.errors import InputError
-from ohmap.io.hff import HFF_SUFFIXES, hff_paths, read_hff_maps, write_hff_maps
-from ohmap.lensing import (
-    COSMOLOGY,
+from ohmap.gradients.analytic_lenses import (
     Component,
-    LensModel,
     cored_isothermal,
-    distance_ratio,
     maps_on_grid,
     point_mass_deflection,
     sis_deflection,
-    tangent_plane_offsets,
-    tangent_plane_to_sky,
 )
+from ohmap.gradients.lensing import LensModel, distance_ratio
+from ohmap.gradients.sky import tangent_plane_offsets, tangent_plane_to_sky
+from ohmap.io.hff import HFF_SUFFIXES, hff_paths, read_hff_maps, write_hff_maps
 
 RA0, DEC0 = 177.4, 22.4
 Z_LENS, Z_SOURCE = 0.544, 1.8

@@ -7,11 +7,11 @@ import pytest
 from astropy.io import fits
 
 from linemap_helpers import synthetic_spectrum
-from ohmap.align import AlignmentResult, AlignmentSettings, align_extraction
 from ohmap.config import linemap_settings, reference_observation
 from ohmap.errors import InputError
-from ohmap.extract import extract_line_maps
-from ohmap.io.linemaps import (
+from ohmap.linemaps.align import AlignmentResult, align_extraction
+from ohmap.linemaps.extract import extract_line_maps
+from ohmap.linemaps.products import (
     alignment_table,
     fluxes_table,
     read_alignment,
@@ -22,9 +22,10 @@ from ohmap.io.linemaps import (
     write_extraction,
     write_stacked_maps,
 )
-from ohmap.plots import plot_line_maps
+from ohmap.linemaps.settings import AlignmentSettings, VettingSettings
+from ohmap.linemaps.stack import stack_galaxy, vet_map
+from ohmap.report.linemaps import plot_line_maps
 from ohmap.resample import FrameTransform
-from ohmap.stack import VettingSettings, stack_galaxy, vet_map
 
 Z = 1.5
 FLUXES = {"Hb": 8.0, "OIII4960": 12.0 / 2.98, "OIII5008": 12.0, "Hg": 3.0}
@@ -205,8 +206,7 @@ def test_shipped_config_writes_out_the_library_defaults():
     import yaml
 
     from mock_helpers import REPO
-    from ohmap.align import AlignmentSettings
-    from ohmap.extract import ExtractionSettings
+    from ohmap.linemaps.settings import AlignmentSettings, ExtractionSettings
 
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     settings = linemap_settings(config)
@@ -215,13 +215,13 @@ def test_shipped_config_writes_out_the_library_defaults():
     assert settings["vetting"] == VettingSettings()
     from dataclasses import replace
 
-    from ohmap.deblend import JointDeblendSettings
+    from ohmap.linemaps.settings import JointDeblendSettings
 
     assert settings["joint"] == replace(JointDeblendSettings(), seed=config["linemaps"]["stacking"]["joint"]["seed"])
 
 
 def test_joint_deblending_replaces_the_stacks_of_blended_lines(tmp_path):
-    from ohmap.deblend import JointDeblendSettings
+    from ohmap.linemaps.settings import JointDeblendSettings
 
     ref, other, _ = _two_pa_extractions()
     assert ref.maps["Hb"].info["method"] == "deblended"

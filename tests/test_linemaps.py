@@ -4,11 +4,20 @@ import numpy as np
 import pytest
 
 from linemap_helpers import N, gaussian_image, synthetic_spectrum
-from ohmap.align import AlignmentSettings, fit_alignment, nccf
-from ohmap.extract import ExtractionSettings, contamination_model_variance, extract_line_maps, row_overlap
-from ohmap.extract import LineMap
-from ohmap.resample import FrameTransform, frame_coordinates, resample, resampling_matrix
-from ohmap.stack import combine_integrated, stack_line
+from ohmap.linemaps.continuum import contamination_model_variance
+from ohmap.linemaps.extract import extract_line_maps
+from ohmap.linemaps.footprint import row_overlap
+from ohmap.linemaps.maps import LineMap
+from ohmap.linemaps.nccf import nccf
+from ohmap.linemaps.settings import AlignmentSettings, ExtractionSettings
+from ohmap.linemaps.shift_fit import fit_alignment
+from ohmap.linemaps.stack import combine_integrated, stack_line
+from ohmap.resample import (
+    FrameTransform,
+    frame_coordinates,
+    resample,
+    resampling_matrix,
+)
 
 Z = 1.5  # Hbeta at 12157 A, [OIII]5008 at 12521 A: 16.5 columns apart at 22 A/column
 
@@ -246,7 +255,7 @@ def test_combine_integrated():
 
 
 def test_real_grizli_object_gives_oii_hbeta_and_oiii_maps(grizli_object_dir):
-    from ohmap.io.grizli_beams import read_grizli_beams
+    from ohmap.spectra.grizli_beams import read_grizli_beams
 
     spectra = read_grizli_beams(grizli_object_dir / "j033216m2743_00152.model-trace.beams.fits")
     maps, decisions = {}, []

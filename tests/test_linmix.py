@@ -1,4 +1,4 @@
-"""Tests of :mod:`ohmap.linmix`, the Kelly (2007) measurement-error regression.
+"""Tests of :mod:`ohmap.sample.linmix`, the Kelly (2007) measurement-error regression.
 
 Iteration counts are modest on purpose: each fit stops only once the Gelman-Rubin statistic of
 alpha, beta, sigma, corr and the moments of the xi distribution is below 1.1 on the whole second
@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ohmap.linmix import LinmixResult, LinmixSettings, gelman_rubin, linmix
+from ohmap.sample.linmix import LinmixResult, LinmixSettings, gelman_rubin, linmix
 
 
 def simulate(seed, n, alpha=1.0, beta=0.5, sigma=0.3, xsig=(0.1, 0.5), ysig=(0.1, 0.5), rho=0.0):

@@ -13,27 +13,23 @@ from astropy.table import Table
 from astropy.wcs import WCS
 
 from ohmap.errors import InputError
-from ohmap.lensing import (
+from ohmap.gradients.analytic_lenses import (
     Component,
-    LensModel,
     maps_on_grid,
     point_mass_deflection,
     sis_deflection,
-    tangent_plane_offsets,
-    tangent_plane_to_sky,
 )
-from ohmap.morphology import (
-    SourceMorphology,
-    deprojected_radius,
-    fit_source_morphology,
-    frame_source_offsets,
-    radius_map,
+from ohmap.gradients.lensing import LensModel
+from ohmap.gradients.morphology import SourceMorphology, fit_source_morphology
+from ohmap.gradients.products import (
     read_morphology,
     read_radius_map,
-    stamp_source_offsets,
     write_morphology,
     write_radius_map,
 )
+from ohmap.gradients.radius import deprojected_radius, radius_map
+from ohmap.gradients.sky import tangent_plane_offsets, tangent_plane_to_sky
+from ohmap.gradients.source_plane import frame_source_offsets, stamp_source_offsets
 
 REPO = Path(__file__).resolve().parents[1]
 MOCK = REPO / "results" / "mock"
@@ -344,8 +340,9 @@ def mock_field(tmp_path_factory):
     truth_path = mock / "truth" / "galaxies.ecsv"
     if not truth_path.exists() or not (mock / "lens_models").is_dir():
         import yaml
+
         from mock_helpers import mock_inputs, simulate
-        from ohmap.simulate import AnalyticCluster
+        from ohmap.mock.cluster import AnalyticCluster
 
         mock = tmp_path_factory.mktemp("mock")
         params = yaml.safe_load((REPO / "resources" / "mock_macs1149.yaml").read_text())["cluster"]

@@ -10,11 +10,18 @@ from astropy import units as u
 from astropy.io import fits
 from astropy.table import Table
 
-from ohmap.fitting import fit_fluxes
-from ohmap.inference import InferenceSettings, LineFluxModel
-from ohmap.io import posteriors as P
+from ohmap.inference.fitting import fit_fluxes
+from ohmap.inference.model import LineFluxModel
+from ohmap.inference.products import shards
+from ohmap.inference.products.global_fits import (
+    global_fit_row,
+    read_global_fit,
+    write_global_fit,
+)
+from ohmap.inference.products.shards import read_shard, write_shard
+from ohmap.inference.products.spaxel_maps import read_spaxel_maps, write_spaxel_maps
+from ohmap.inference.settings import InferenceSettings, SamplerSettings
 from ohmap.io.serialize import plain
-from ohmap.samplers import SamplerSettings
 
 LINES = ("OII", "Hb", "OIII5008", "Ha")
 SAMPLER = SamplerSettings(n_walkers=16, n_steps=200, n_burn=100, thin=10)
@@ -50,17 +57,17 @@ META = {"redshift": REDSHIFT, "spaxel_arcsec": 0.13, "binning": 2, "shard": 0}
 def _write_two(tmp_path, model, fitted):
     spaxels, fits_ = fitted
     a, b = tmp_path / "a.h5", tmp_path / "b.h5"
-    P.write_shard(a, "04054", spaxels[:3], fits_[:3], model, META, sampler=SAMPLER)
-    P.write_shard(b, "04054", spaxels[3:], fits_[3:], model, dict(META, shard=1), sampler=SAMPLER)
-    return P.read_shard(a), P.read_shard(b)
+    write_shard(a, "04054", spaxels[:3], fits_[:3], model, META, sampler=SAMPLER)
+    write_shard(b, "04054", spaxels[3:], fits_[3:], model, dict(META, shard=1), sampler=SAMPLER)
+    return read_shard(a), read_shard(b)
 
 
 def test_shard_round_trip_exact(tmp_path, model, fitted):
     spaxels, fits_ = fitted
     path = tmp_path / "shard.h5"
-    P.write_shard(path, "04054", spaxels, fits_, model, META, sampler=SAMPLER)
+    write_shard(path, "04054", spaxels, fits_, model, META, sampler=SAMPLER)
     assert not (tmp_path / "shard.h5.part").exists()
-    r = P.read_shard(path)
+    r = read_shard(path)
     assert r.galaxy == "04054" and r.names == model.names and r.lines == LINES
     assert r.units["oh12"] == "dex" and r.units["av"] == "mag"
     assert r.meta == META and r.calibration == model.settings.calibration
@@ -104,16 +111,16 @@ def test_shard_round_trip_exact(tmp_path, model, fitted):
 def test_empty_shard(tmp_path, model):
     path = tmp_path / "empty.h5"
     spaxels = Table({"spaxel": np.zeros(0, int), "iy": np.zeros(0, int), "ix": np.zeros(0, int)})
-    P.write_shard(path, "00900", spaxels, [], model, META, sampler=SAMPLER)
-    r = P.read_shard(path)
+    write_shard(path, "00900", spaxels, [], model, META, sampler=SAMPLER)
+    r = read_shard(path)
     assert r.galaxy == "00900" and len(r.spaxels) == 0 and len(r.summary) == 0
     assert r.chains.shape == (0, 10, 16, 3) and r.chains.dtype == np.float32
     assert "oh12_p50" in r.summary.colnames and "sfr_density_p50" in r.summary.colnames
     assert r.summary["oh12_p50"].unit == u.dex
     # an empty galaxy still gets maps, which say why they are empty
     maps_path = tmp_path / "maps.fits"
-    P.write_spaxel_maps(maps_path, "00900", (4, 5), r.summary, {"REDSHIFT": (1.1, "catalogue redshift")})
-    m = P.read_spaxel_maps(maps_path)
+    write_spaxel_maps(maps_path, "00900", (4, 5), r.summary, {"REDSHIFT": (1.1, "catalogue redshift")})
+    m = read_spaxel_maps(maps_path)
     assert m["header"]["NFITTED"] == 0 and not m["FITTED"].any()
     assert np.all(m["CONVERGED"] == -1) and np.all(np.isnan(m["OH12"]))
     assert any("No spaxel" in str(c) for c in m["header"]["COMMENT"])
@@ -122,9 +129,9 @@ def test_empty_shard(tmp_path, model):
 def test_shard_checks_order(tmp_path, model, fitted):
     spaxels, fits_ = fitted
     with pytest.raises(ValueError, match="spaxel 102"):
-        P.write_shard(tmp_path / "x.h5", "04054", spaxels[1:3], fits_[0:2], model, META)
+        write_shard(tmp_path / "x.h5", "04054", spaxels[1:3], fits_[0:2], model, META)
     with pytest.raises(ValueError, match="2 spaxel rows but 3 fits"):
-        P.write_shard(tmp_path / "x.h5", "04054", spaxels[:2], fits_[:3], model, META)
+        write_shard(tmp_path / "x.h5", "04054", spaxels[:2], fits_[:3], model, META)
     assert not list(tmp_path.iterdir())
 
 
@@ -133,8 +140,8 @@ def test_maps_from_two_shards(tmp_path, model, fitted):
     path = tmp_path / "maps.fits"
     cards = {"REDSHIFT": (REDSHIFT, "catalogue redshift"), "BINNING": (2, "[pixel] binning factor"),
              "PIXSCALE": (0.13, "[arcsec/pixel] binned pixel scale"), "CALIBRATION": ("maiolino2008", "calib")}
-    P.write_spaxel_maps(path, "04054", (4, 5), [ra.summary, rb.summary], cards)
-    m = P.read_spaxel_maps(path)
+    write_spaxel_maps(path, "04054", (4, 5), [ra.summary, rb.summary], cards)
+    m = read_spaxel_maps(path)
     h = m["header"]
     assert h["NFITTED"] == 5 and h["REDSHIFT"] == REDSHIFT and h["BINNING"] == 2
     assert h["CALIBRATION"] == "maiolino2008"
@@ -169,13 +176,13 @@ def test_maps_refuse_duplicates_and_outside(tmp_path, model, fitted):
     dup = rb.summary.copy()
     dup["iy"][0], dup["ix"][0] = ra.summary["iy"][1], ra.summary["ix"][1]
     with pytest.raises(ValueError, match=r"spaxels 102 and 201"):
-        P.write_spaxel_maps(tmp_path / "m.fits", "04054", (4, 5), [ra.summary, dup])
+        write_spaxel_maps(tmp_path / "m.fits", "04054", (4, 5), [ra.summary, dup])
     with pytest.raises(ValueError, match=r"spaxel 202 .*outside"):
-        P.write_spaxel_maps(tmp_path / "m.fits", "04054", (4, 4), [ra.summary, rb.summary])
+        write_spaxel_maps(tmp_path / "m.fits", "04054", (4, 4), [ra.summary, rb.summary])
     bad = ra.summary.copy()
     bad["iy"][2] = -1
     with pytest.raises(ValueError, match="spaxel 103"):
-        P.write_spaxel_maps(tmp_path / "m.fits", "04054", (4, 5), bad)
+        write_spaxel_maps(tmp_path / "m.fits", "04054", (4, 5), bad)
     assert not (tmp_path / "m.fits").exists() and not (tmp_path / "m.fits.part").exists()
 
 
@@ -185,9 +192,9 @@ def test_no_partial_file_on_failure(tmp_path, model, fitted, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(P, "_write_summary", boom)
+    monkeypatch.setattr(shards, "_write_summary", boom)
     with pytest.raises(RuntimeError, match="disk full"):
-        P.write_shard(tmp_path / "s.h5", "04054", spaxels, fits_, model, META)
+        write_shard(tmp_path / "s.h5", "04054", spaxels, fits_, model, META)
     assert not list(tmp_path.iterdir())
     monkeypatch.undo()
 
@@ -195,22 +202,22 @@ def test_no_partial_file_on_failure(tmp_path, model, fitted, monkeypatch):
     summary = Table({"spaxel": [1], "iy": [0], "ix": [0], "oh12_p16": [8.0], "oh12_p50": [8.1],
                      "oh12_p84": [8.3], "converged": [True]})
     path = tmp_path / "maps.fits"
-    P.write_spaxel_maps(path, "04054", (2, 2), summary)
+    write_spaxel_maps(path, "04054", (2, 2), summary)
     before = path.read_bytes()
     monkeypatch.setattr(fits.HDUList, "writeto", boom)
     with pytest.raises(RuntimeError):
-        P.write_spaxel_maps(path, "04054", (2, 2), summary)
+        write_spaxel_maps(path, "04054", (2, 2), summary)
     assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["maps.fits"]
 
 
 def test_global_fit_round_trip(tmp_path, model, fitted):
     _, fits_ = fitted
-    rows = [P.global_fit_row("04054", fits_[0], REDSHIFT, 22.5, model, 4),
-            P.global_fit_row("01916", fits_[1], 1.0, 1.8, model, 3)]
+    rows = [global_fit_row("04054", fits_[0], REDSHIFT, 22.5, model, 4),
+            global_fit_row("01916", fits_[1], 1.0, 1.8, model, 3)]
     meta = {"inference": model.settings, "sampler": SAMPLER, "note": "test"}
     path = tmp_path / "global.ecsv"
-    P.write_global_fit(path, rows, meta)
-    t = P.read_global_fit(path)
+    write_global_fit(path, rows, meta)
+    t = read_global_fit(path)
     assert list(t["galaxy_id"]) == ["04054", "01916"]
     for r, row in zip(rows, t):
         for k, v in r.items():
@@ -221,13 +228,13 @@ def test_global_fit_round_trip(tmp_path, model, fitted):
     assert t.meta["inference"]["calibration"] == model.settings.calibration
     assert t["converged"].dtype == bool and t["n_lines"].dtype.kind == "i"
     # a one-galaxy file from the same writer; limit flags "" survive ECSV
-    P.write_global_fit(tmp_path / "one.ecsv", rows[:1], meta)
-    one = P.read_global_fit(tmp_path / "one.ecsv")
+    write_global_fit(tmp_path / "one.ecsv", rows[:1], meta)
+    one = read_global_fit(tmp_path / "one.ecsv")
     assert len(one) == 1 and one["oh12_limit"][0] == rows[0]["oh12_limit"]
 
 
 def test_plots_write_png(tmp_path, model, fitted):
-    from ohmap.plots import plot_corner, plot_spaxel_maps
+    from ohmap.report.inference import plot_corner, plot_spaxel_maps
 
     _, fits_ = fitted
     f = fits_[0]
@@ -239,8 +246,8 @@ def test_plots_write_png(tmp_path, model, fitted):
     assert path.stat().st_size > 1000
 
     ra, rb = _write_two(tmp_path, model, fitted)
-    P.write_spaxel_maps(tmp_path / "maps.fits", "04054", (4, 5), [ra.summary, rb.summary])
-    maps = P.read_spaxel_maps(tmp_path / "maps.fits")
+    write_spaxel_maps(tmp_path / "maps.fits", "04054", (4, 5), [ra.summary, rb.summary])
+    maps = read_spaxel_maps(tmp_path / "maps.fits")
     truth = np.full((4, 5), 8.3)
     out = tmp_path / "maps.png"
     plot_spaxel_maps(maps, out, title="04054", truth_oh12=truth)

@@ -20,9 +20,14 @@ import yaml
 from astropy.io import fits
 from astropy.table import Table
 
-from ohmap.spaxels import read_plan
-from workflow_helpers import (TEST_CONFIG, copy_workflow, planned_jobs, result_differences,
-                              run_snakemake)
+from ohmap.inference.spaxels import read_plan
+from workflow_helpers import (
+    TEST_CONFIG,
+    copy_workflow,
+    planned_jobs,
+    result_differences,
+    run_snakemake,
+)
 
 pytestmark = pytest.mark.workflow
 GALAXIES = ("01422", "02806", "05709")

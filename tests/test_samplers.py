@@ -10,9 +10,13 @@ import pytest
 from scipy.signal import lfilter
 
 from ohmap.errors import InputError
-from ohmap.fitting import fit_fluxes
-from ohmap.inference import FIT_LINES, LineFluxModel
-from ohmap.samplers import SamplerSettings, integrated_time, object_stream, sample_batched
+from ohmap.inference.fitting import fit_fluxes
+from ohmap.inference.model import LineFluxModel
+from ohmap.inference.samplers.autocorr import integrated_time
+from ohmap.inference.samplers.batched import sample_batched
+from ohmap.inference.samplers.streams import object_stream
+from ohmap.inference.settings import SamplerSettings
+from ohmap.lines import FIT_LINES
 
 
 def ar1_chain(rng, rho, n_steps, n_walkers, ndim, burn=2000):

@@ -7,11 +7,15 @@ import pytest
 from astropy.io import fits
 
 from mock_helpers import REPO, mock_inputs, mock_settings, simulate
-from ohmap import simulate as S
-from ohmap.grisms import GRISMS
-from ohmap.io.glass import read_glass_2d
-from ohmap.lensing import LensModel, distance_ratio
+from ohmap.gradients.lensing import LensModel, distance_ratio
+from ohmap.inference.nebular import extinction_factor, intrinsic_hbeta_flux
 from ohmap.lines import HALPHA_TO_HBETA, LINES_BY_NAME
+from ohmap.mock.cluster import AnalyticCluster
+from ohmap.mock.grism import sensitivity_curve
+from ohmap.mock.products import sample_sheet_text
+from ohmap.mock.source import SourceModel
+from ohmap.spectra.glass import read_glass_2d
+from ohmap.spectra.grisms import GRISMS
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +61,8 @@ def test_lensed_flux_is_input_flux_times_magnification(mock_05968):
     row = mock_05968["galaxy_row"]
     unlensed = (
         HALPHA_TO_HBETA
-        * S.intrinsic_hbeta_flux(row["sfr_msun_yr"], row["redshift"])
-        * S.extinction_factor(LINES_BY_NAME["Ha"].wavelength, row["av_neb"])[0]
+        * intrinsic_hbeta_flux(row["sfr_msun_yr"], row["redshift"])
+        * extinction_factor(LINES_BY_NAME["Ha"].wavelength, row["av_neb"])[0]
     )
     ratio = row["flux_Ha_lensed"] / unlensed
     assert ratio == pytest.approx(row["magnification_effective"], rel=0.005)
@@ -68,10 +72,11 @@ def test_lensed_flux_is_input_flux_times_magnification(mock_05968):
 
 def test_sfr_round_trip():
     """SFR -> intrinsic Hbeta flux -> luminosity -> SFR (Kennicutt 1998)."""
-    from ohmap.lensing import COSMOLOGY
     import astropy.units as u
 
-    flux = S.intrinsic_hbeta_flux(10.0, 1.5) * 1e-17
+    from ohmap.cosmology import COSMOLOGY
+
+    flux = intrinsic_hbeta_flux(10.0, 1.5) * 1e-17
     lum = flux * HALPHA_TO_HBETA * 4 * np.pi * COSMOLOGY.luminosity_distance(1.5).to(u.cm).value ** 2
     assert 4.6e-42 * lum == pytest.approx(10.0, rel=1e-10)
 
@@ -81,7 +86,7 @@ def test_global_metallicity_is_hbeta_weighted_mean():
     for gal in galaxies:
         if gal.galaxy_id not in ("05709", "07255", "04054"):
             continue
-        src = S.SourceModel(gal)
+        src = SourceModel(gal)
         half = 10 * gal.sf_scale_kpc / src.scale
         grid = np.linspace(-half, half, 301)
         x, y = np.meshgrid(grid, grid)
@@ -92,7 +97,7 @@ def test_global_metallicity_is_hbeta_weighted_mean():
 
 def test_hff_maps_reproduce_the_analytic_lens(tmp_path):
     galaxies, cluster = mock_inputs()
-    model = S.AnalyticCluster(cluster["models"]["glafic_v3"], cluster["z_lens"], "glafic_v3")
+    model = AnalyticCluster(cluster["models"]["glafic_v3"], cluster["z_lens"], "glafic_v3")
     prefix = tmp_path / "hlsp_frontier_model_macs1149_glafic_v3"
     model.write_hff(prefix, 160.0, 0.25)
     lens = LensModel.from_hff(prefix)
@@ -108,7 +113,7 @@ def test_hff_maps_reproduce_the_analytic_lens(tmp_path):
 def test_sensitivity_curves_are_shaped_like_wfc3():
     for name, peak, lo, hi in (("G102", 11300, 8900, 11500), ("G141", 15900, 11200, 16800)):
         wave = np.arange(7000.0, 18000.0, 1.0)
-        sens = S.sensitivity_curve(name, wave)
+        sens = sensitivity_curve(name, wave)
         assert abs(wave[np.argmax(sens)] - peak) < 100
         above = wave[sens > 0.5 * sens.max()]
         assert abs(above[0] - lo) < 60 and abs(above[-1] - hi) < 60
@@ -168,9 +173,9 @@ def test_truth_maps_have_units(mock_04054):
 
 def test_shipped_sample_sheets_match_the_mock():
     galaxies, _ = mock_inputs()
-    assert (REPO / "config" / "galaxies.tsv").read_text() == S.sample_sheet_text(galaxies, "MACS1149")
+    assert (REPO / "config" / "galaxies.tsv").read_text() == sample_sheet_text(galaxies, "MACS1149")
     subset = [g for g in galaxies if g.galaxy_id in ("01422", "02806", "05709")]
-    assert (REPO / "config" / "test" / "galaxies.tsv").read_text() == S.sample_sheet_text(subset, "MACS1149")
+    assert (REPO / "config" / "test" / "galaxies.tsv").read_text() == sample_sheet_text(subset, "MACS1149")
 
 
 def test_distance_ratio_used_by_the_mock_is_physical():

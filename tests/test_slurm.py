@@ -25,7 +25,12 @@ import pytest
 import yaml
 
 from mock_helpers import REPO
-from workflow_helpers import TEST_CONFIG, copy_workflow, result_differences, run_snakemake
+from workflow_helpers import (
+    TEST_CONFIG,
+    copy_workflow,
+    result_differences,
+    run_snakemake,
+)
 
 SLURM_SCRIPTS = REPO / "tests" / "slurm"
 REQUIRED = os.environ.get("OHMAP_REQUIRE_SLURM") == "1"

@@ -10,12 +10,19 @@ import pytest
 from astropy.io import fits
 from astropy.table import Table
 
-from ohmap.io.linemaps import read_stacked_maps
-from ohmap.io.posteriors import read_global_fit, read_spaxel_maps
-from ohmap.morphology import read_radius_map
-from ohmap.io.products import read_spectrum_product
-from ohmap.spaxels import read_plan
-from workflow_helpers import TEST_CONFIG, copy_workflow, planned_job_counts, planned_jobs, run_snakemake
+from ohmap.gradients.products import read_radius_map
+from ohmap.inference.products.global_fits import read_global_fit
+from ohmap.inference.products.spaxel_maps import read_spaxel_maps
+from ohmap.inference.spaxels import read_plan
+from ohmap.linemaps.products import read_stacked_maps
+from ohmap.spectra.products import read_spectrum_product
+from workflow_helpers import (
+    TEST_CONFIG,
+    copy_workflow,
+    planned_job_counts,
+    planned_jobs,
+    run_snakemake,
+)
 
 pytestmark = pytest.mark.workflow
 

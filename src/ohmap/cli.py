@@ -16,16 +16,23 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from . import __version__
-from .config import check_samples, load_samples, validate_config
-from .errors import InputError
-from .inference import FIT_LINES, LIKELIHOODS, PARAMETER_SETS, InferenceSettings, LineFluxModel
-from .samplers import ENGINES, SamplerSettings
+from ohmap import __version__
+from ohmap.config import check_samples, load_samples, validate_config
+from ohmap.errors import InputError
+from ohmap.inference.model import LineFluxModel
+from ohmap.inference.settings import (
+    ENGINES,
+    LIKELIHOODS,
+    PARAMETER_SETS,
+    InferenceSettings,
+    SamplerSettings,
+)
+from ohmap.lines import FIT_LINES
 
 SCHEMAS = Path("workflow") / "schemas"
 #: Configuration ``fit-fluxes`` reads when ``--config`` is not given (if it exists).
 DEFAULT_CONFIG = Path("config") / "config.yaml"
-#: Limit rule of the summaries (:func:`ohmap.inference.summarize`) unless the configuration's
+#: Limit rule of the summaries (:func:`ohmap.inference.summary.summarize`) unless the configuration's
 #: ``inference.limit_fraction`` gives another.
 LIMIT_FRACTION = 0.2
 
@@ -169,8 +176,8 @@ def fit_flux_table(table, model_settings: InferenceSettings, sampler_settings: S
     """Fit every row of a :class:`ohmap.io.fluxtable.FluxTable`.
 
     Rows are grouped by the [NII]/H-alpha the vanilla set holds fixed (one
-    :class:`~ohmap.inference.LineFluxModel` per value; one group for the extended set) and
-    each group goes to :func:`ohmap.fitting.fit_fluxes` with keys ``("fit-fluxes", id)``, so a
+    :class:`~ohmap.inference.model.LineFluxModel` per value; one group for the extended set) and
+    each group goes to :func:`ohmap.inference.fitting.fit_fluxes` with keys ``("fit-fluxes", id)``, so a
     row's result depends only on its data, the seed and its id.
 
     Returns
@@ -182,7 +189,7 @@ def fit_flux_table(table, model_settings: InferenceSettings, sampler_settings: S
     models : list of LineFluxModel
         One per group.
     """
-    from .fitting import fit_fluxes
+    from ohmap.inference.fitting import fit_fluxes
 
     extended = model_settings.parameters == "extended"
     n = len(table)
@@ -214,7 +221,7 @@ def fit_flux_table(table, model_settings: InferenceSettings, sampler_settings: S
 def settings_meta(model: LineFluxModel, sampler_settings: SamplerSettings, source: str,
                   config_path: str | None, limit_fraction: float = LIMIT_FRACTION) -> dict:
     """The settings a result was made with, as written in its header (or sidecar)."""
-    from .io.fluxtable import FLUX_UNIT
+    from ohmap.io.fluxtable import FLUX_UNIT
 
     s = model.settings
     cal = model.calibration
@@ -252,7 +259,7 @@ def settings_meta(model: LineFluxModel, sampler_settings: SamplerSettings, sourc
 
 
 def _fit_fluxes(args) -> int:
-    from .io.fluxtable import read_flux_table, result_table, write_result_table
+    from ohmap.io.fluxtable import read_flux_table, result_table, write_result_table
 
     handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("ohmap: %(message)s"))

@@ -15,9 +15,9 @@ import jsonschema
 import pandas as pd
 import yaml
 
-from .errors import InputError
-from .grisms import GRISMS, lines_in_range
-from .lines import LINES_BY_NAME, MAP_LINES
+from ohmap.errors import InputError
+from ohmap.lines import LINES_BY_NAME, MAP_LINES
+from ohmap.spectra.grisms import GRISMS, lines_in_range
 
 
 def _load_schema(path) -> dict:
@@ -156,10 +156,12 @@ def reference_observation(pairs, config: dict, galaxy: str, source="configuratio
 def linemap_settings(config: dict, source="configuration") -> dict:
     """Extraction, alignment, vetting and joint de-blending settings from the ``linemaps``
     section (unknown keys raise :class:`InputError` naming the section)."""
-    from .align import AlignmentSettings
-    from .deblend import JointDeblendSettings
-    from .extract import ExtractionSettings
-    from .stack import VettingSettings
+    from ohmap.linemaps.settings import (
+        AlignmentSettings,
+        ExtractionSettings,
+        JointDeblendSettings,
+        VettingSettings,
+    )
 
     section = config.get("linemaps") or {}
     out = {}
@@ -178,9 +180,11 @@ def linemap_settings(config: dict, source="configuration") -> dict:
 def inference_settings(config: dict, source="configuration") -> dict:
     """Model, sampler and spaxel settings from the ``inference`` section (unknown keys or bad
     values raise :class:`InputError` naming the section)."""
-    from .inference import InferenceSettings
-    from .samplers import SamplerSettings
-    from .spaxels import SpaxelSettings
+    from ohmap.inference.settings import (
+        InferenceSettings,
+        SamplerSettings,
+        SpaxelSettings,
+    )
 
     section = config.get("inference") or {}
     out = {}

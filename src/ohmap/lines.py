@@ -46,6 +46,9 @@ LINES_BY_NAME = {line.name: line for line in ALL_LINES}
 #: The lines whose maps the workflow produces (H-alpha stays blended with [NII]).
 MAP_LINES = ("OII", "Hg", "Hb", "OIII5008", "Ha", "SII")
 
+#: Lines the line-flux model of the inference knows, in the order of every flux vector.
+FIT_LINES = ("OII", "Hg", "Hb", "OIII5008", "Ha", "SII")
+
 #: [OIII]5008/[OIII]4960 flux ratio (Storey & Zeippen 2000).
 OIII_5008_TO_4960 = 2.98
 

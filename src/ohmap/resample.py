@@ -6,7 +6,7 @@ object move the flux (``R @ f``) and the variance (``(R**2) @ var``), so the err
 come out are exact for independent input pixels, and integrated fluxes over resampled maps can be
 given their exact variance too.
 
-Frame conventions (shared with :mod:`ohmap.simulate`): a map of shape ``(n, m)`` has its pixel
+Frame conventions (shared with :mod:`ohmap.mock`): a map of shape ``(n, m)`` has its pixel
 ``(i, k)`` at frame coordinates ``x = k - (m - 1)/2 + x_phase`` (along the dispersion) and
 ``y = i - (n - 1)/2`` (across it), in pixels. A frame whose +x axis points at position angle
 ``t`` (degrees east of north) has +y at ``t + 90``. A point at ``(u, v)`` in a frame at ``t``

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import MISSING, fields
 
-from .errors import InputError
+from ohmap.errors import InputError
 
 
 class ConfigSection:

@@ -154,7 +154,7 @@ def mass_map_of(wildcards):
 
 
 def lens_prefix_of(wildcards):
-    """Path prefix of the galaxy's lens-model maps (what ohmap.lensing.LensModel.from_hff reads)."""
+    """Path prefix of the galaxy's lens-model maps (what ohmap.gradients.lensing.LensModel.from_hff reads)."""
     return config["lens"]["models"][samples.loc[wildcards.galaxy, "lens_model"]]
 
 
@@ -165,7 +165,7 @@ def lens_maps_of(wildcards):
 
 def spaxel_shards(wildcards):
     """The shard files of a galaxy, known once its spaxel plan exists (checkpoint)."""
-    from ohmap.spaxels import plan_shard_count
+    from ohmap.inference.spaxels import plan_shard_count
 
     plan = checkpoints.plan_spaxels.get(galaxy=wildcards.galaxy).output.plan
     return expand(
@@ -195,7 +195,7 @@ def mock_truth_table(wildcards):
 
 
 def mock_galaxies():
-    from ohmap.simulate import load_mock_inputs
+    from ohmap.mock.inputs import load_mock_inputs
 
     galaxies, _ = load_mock_inputs(MOCK["table2"], MOCK["table5"], MOCK["parameters"])
     wanted = MOCK.get("galaxies", "all")

@@ -3,10 +3,10 @@
 import numpy as np
 from astropy.table import Table
 
-from ohmap import population as P
 from ohmap.io.atomic import write_table_atomic
 from ohmap.logs import log_to_file
-from ohmap.sample_plots import plot_mex
+from ohmap.report.sample import plot_mex
+from ohmap.sample.agn import classify_mex
 
 log = log_to_file(snakemake.log[0])
 settings = dict(snakemake.params.settings or {})
@@ -37,10 +37,10 @@ for gid, (logm, _, _) in snakemake.params.masses.items():
     draws = rng.multivariate_normal([o3["flux"], hb["flux"]], cov, size=20000)
     positive = (draws > 0).all(axis=1)
     ratio = np.log10(draws[positive, 0] / draws[positive, 1])
-    classes = P.classify_mex(np.full(ratio.size, logm), ratio, mass_shift=shift)
+    classes = classify_mex(np.full(ratio.size, logm), ratio, mass_shift=shift)
     frac = {c: float(np.mean(classes == c)) for c in ("star-forming", "intermediate", "AGN")}
     point = float(np.log10(o3["flux"] / hb["flux"])) if o3["flux"] > 0 and hb["flux"] > 0 else float(np.median(ratio))
-    cls = str(P.classify_mex(np.array([logm]), np.array([point]), mass_shift=shift)[0])
+    cls = str(classify_mex(np.array([logm]), np.array([point]), mass_shift=shift)[0])
     if positive.mean() < MIN_POSITIVE:
         cls = "unconstrained"
     rows.append(dict(galaxy_id=gid, log_mstar=logm, log_o3hb=point,

@@ -1,7 +1,8 @@
 """Alignment of one PA-grism's line maps to the reference PA (NCCF, Eq. 1)."""
 
-from ohmap.align import AlignmentSettings, align_extraction
-from ohmap.io.linemaps import alignment_table, read_extraction, write_alignment
+from ohmap.linemaps.align import align_extraction
+from ohmap.linemaps.products import alignment_table, read_extraction, write_alignment
+from ohmap.linemaps.settings import AlignmentSettings
 from ohmap.logs import log_to_file
 
 log = log_to_file(snakemake.log[0])

@@ -3,10 +3,10 @@
 import numpy as np
 from astropy.table import Table
 
+from ohmap.gradients.products import read_radius_map
+from ohmap.inference.spaxels import read_plan
 from ohmap.logs import log_to_file
-from ohmap.morphology import read_radius_map
-from ohmap.sample_plots import plot_bpt
-from ohmap.spaxels import read_plan
+from ohmap.report.sample import plot_bpt
 
 log = log_to_file(snakemake.log[0])
 galaxy = snakemake.wildcards.galaxy

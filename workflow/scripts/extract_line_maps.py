@@ -1,9 +1,10 @@
 """Emission-line maps of one galaxy at one PA and grism."""
 
-from ohmap.extract import ExtractionSettings, extract_line_maps
-from ohmap.io.linemaps import write_extraction
-from ohmap.io.products import read_spectrum_product
+from ohmap.linemaps.extract import extract_line_maps
+from ohmap.linemaps.products import write_extraction
+from ohmap.linemaps.settings import ExtractionSettings
 from ohmap.logs import log_to_file
+from ohmap.spectra.products import read_spectrum_product
 
 log = log_to_file(snakemake.log[0])
 settings = ExtractionSettings.from_config(snakemake.params.settings, "linemaps.extraction")

@@ -3,10 +3,11 @@
 from astropy.table import Table
 
 from ohmap.config import inference_settings
-from ohmap.fitting import fit_fluxes, integrated_flux_inputs
-from ohmap.inference import LineFluxModel
-from ohmap.io.posteriors import global_fit_row, write_global_fit, write_shard
-from ohmap.lensing import LensModel
+from ohmap.gradients.lensing import LensModel
+from ohmap.inference.fitting import fit_fluxes, integrated_flux_inputs
+from ohmap.inference.model import LineFluxModel
+from ohmap.inference.products.global_fits import global_fit_row, write_global_fit
+from ohmap.inference.products.shards import write_shard
 from ohmap.logs import log_to_file
 
 log = log_to_file(snakemake.log[0])

@@ -1,11 +1,11 @@
 """Sample the posteriors of one shard of a galaxy's spaxels."""
 
 from ohmap.config import inference_settings
-from ohmap.fitting import fit_fluxes
-from ohmap.inference import LineFluxModel
-from ohmap.io.posteriors import write_shard
+from ohmap.inference.fitting import fit_fluxes
+from ohmap.inference.model import LineFluxModel
+from ohmap.inference.products.shards import write_shard
+from ohmap.inference.spaxels import line_columns, read_plan
 from ohmap.logs import log_to_file
-from ohmap.spaxels import line_columns, read_plan
 
 log = log_to_file(snakemake.log[0])
 row = snakemake.params.galaxy_row

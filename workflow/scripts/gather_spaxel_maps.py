@@ -2,9 +2,10 @@
 
 from astropy.table import vstack
 
-from ohmap.io.posteriors import read_shard, write_spaxel_maps
+from ohmap.inference.products.shards import read_shard
+from ohmap.inference.products.spaxel_maps import write_spaxel_maps
+from ohmap.inference.spaxels import read_plan
 from ohmap.logs import log_to_file
-from ohmap.spaxels import read_plan
 
 log = log_to_file(snakemake.log[0])
 row = snakemake.params.galaxy_row

@@ -2,7 +2,7 @@
 
 from astropy.table import vstack
 
-from ohmap.io.posteriors import read_global_fit, write_global_fit
+from ohmap.inference.products.global_fits import read_global_fit, write_global_fit
 from ohmap.logs import log_to_file
 
 log = log_to_file(snakemake.log[0])

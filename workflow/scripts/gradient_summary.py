@@ -3,9 +3,9 @@
 import numpy as np
 from astropy.table import Table
 
+from ohmap.gradients.products import read_morphology
 from ohmap.io.atomic import write_table_atomic, write_text_atomic
 from ohmap.logs import log_to_file
-from ohmap.morphology import read_morphology
 
 log = log_to_file(snakemake.log[0])
 rows = []

@@ -3,9 +3,9 @@
 import numpy as np
 from astropy.table import Table, join
 
-from ohmap import population as P
 from ohmap.logs import log_to_file
-from ohmap.sample_plots import plot_gradient_trends
+from ohmap.report.sample import plot_gradient_trends
+from ohmap.sample.literature import read_literature_gradients
 
 log = log_to_file(snakemake.log[0])
 gradients = Table.read(snakemake.input.gradients, format="ascii.ecsv")
@@ -18,7 +18,7 @@ use = np.asarray(both["kept"], dtype=bool) & ~agn & np.isfinite(both["spaxel_slo
 ours = both[use]
 this_work = {"redshift": np.asarray(ours["redshift"]), "log_mstar": np.asarray(ours["log_mstar"]),
              "gradient": np.asarray(ours["spaxel_slope"]), "gradient_err": np.asarray(ours["spaxel_slope_err"])}
-literature = P.read_literature_gradients(snakemake.input.literature)
+literature = read_literature_gradients(snakemake.input.literature)
 # Rows for galaxies of this run's sample come from this run, not from the table.
 literature = literature[[str(i) not in set(gradients["galaxy_id"]) for i in literature["id"]]]
 plot_gradient_trends(this_work, literature, snakemake.output.redshift_png.removesuffix(".png"),

@@ -1,8 +1,8 @@
 """Read one galaxy's spectrum at one PA and grism into ohmap's own product."""
 
-from ohmap.ingest import read_spectrum
-from ohmap.io.products import write_spectrum_product
 from ohmap.logs import log_to_file
+from ohmap.spectra.ingest import read_spectrum
+from ohmap.spectra.products import write_spectrum_product
 
 log = log_to_file(snakemake.log[0])
 w = snakemake.wildcards

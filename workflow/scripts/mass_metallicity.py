@@ -3,11 +3,12 @@
 import numpy as np
 from astropy.table import Table
 
-from ohmap import population as P
 from ohmap.io.atomic import write_table_atomic
-from ohmap.linmix import LinmixSettings, linmix
 from ohmap.logs import log_to_file
-from ohmap.sample_plots import plot_mzr
+from ohmap.report.sample import plot_mzr
+from ohmap.sample.linmix import LinmixSettings, linmix
+from ohmap.sample.literature import read_literature_mzr
+from ohmap.sample.mzr import wind_model_tension
 
 log = log_to_file(snakemake.log[0])
 settings = dict(snakemake.params.settings or {})
@@ -23,7 +24,7 @@ points = {"this work": dict(log_mstar=np.asarray(ours["log_mstar"]),
                             log_mstar_err=0.5 * (np.asarray(ours["log_mstar_err_lo"]) + np.asarray(ours["log_mstar_err_hi"])),
                             oh12=np.asarray(ours["oh12_p50"]),
                             oh12_err=0.5 * (np.asarray(ours["oh12_p84"]) - np.asarray(ours["oh12_p16"])))}
-literature = P.read_literature_mzr(snakemake.input.literature)
+literature = read_literature_mzr(snakemake.input.literature)
 # Rows for galaxies of this run's sample come from this run, not from the table.
 literature = literature[[str(i) not in set(table["galaxy_id"]) for i in literature["id"]]]
 if len(literature):
@@ -63,7 +64,7 @@ for name, pts in sets.items():
         lo, mid, hi = np.percentile(getattr(result, q), [16, 50, 84])
         row |= {f"{q}_p16": lo, f"{q}_p50": mid, f"{q}_p84": hi}
     for model, beta in (("momentum", 0.17), ("energy", 0.33)):
-        tension = P.wind_model_tension(result.beta, beta)
+        tension = wind_model_tension(result.beta, beta)
         row |= {f"{model}_wind_tail_probability": tension["tail_probability"], f"{model}_wind_sigma": tension["n_sigma"]}
     rows.append(row)
     log.info("%s: beta %.3f (+%.3f/-%.3f), alpha %.2f, sigma %.3f; %s after %d iterations", name, row["beta_p50"],
@@ -71,7 +72,7 @@ for name, pts in sets.items():
              "converged" if result.converged else "NOT converged", result.n_iterations)
 columns = list(dict.fromkeys(k for r in rows for k in r))
 out = Table(rows=[{k: r.get(k, np.nan) for k in columns} for r in rows], names=columns)
-out.meta.update(description=("12+log(O/H) = alpha + beta log(M*/Msun) + N(0, sigma), fitted with ohmap.linmix "
+out.meta.update(description=("12+log(O/H) = alpha + beta log(M*/Msun) + N(0, sigma), fitted with ohmap.sample.linmix "
                              "(Kelly 2007) to this work's star-forming galaxies (and the literature table's rows, "
                              "M08 calibration only); *_wind_*: how strongly beta disfavours the momentum-driven "
                              "(0.17) and energy-driven (0.33) wind models."), left_out=left_out,

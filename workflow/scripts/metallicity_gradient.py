@@ -4,16 +4,22 @@ import numpy as np
 from astropy.table import Table
 
 from ohmap.config import inference_settings
-from ohmap.fitting import fit_fluxes
-from ohmap.gradients import (annulus_fluxes, gradient_row, individual_spaxel_gradient, radial_annuli,
-                             radial_annulus_gradient)
-from ohmap.inference import FIT_LINES, LineFluxModel
+from ohmap.gradients.individual_spaxels import individual_spaxel_gradient
+from ohmap.gradients.products import read_radius_map
+from ohmap.gradients.radial_annuli.radial_annuli import (
+    annulus_fluxes,
+    radial_annuli,
+    radial_annulus_gradient,
+)
+from ohmap.gradients.result import gradient_row
+from ohmap.inference.fitting import fit_fluxes
+from ohmap.inference.model import LineFluxModel
+from ohmap.inference.products.spaxel_maps import read_spaxel_maps
+from ohmap.inference.spaxels import bin_map
 from ohmap.io.atomic import write_table_atomic
-from ohmap.io.linemaps import read_stacked_maps
-from ohmap.io.posteriors import read_spaxel_maps
+from ohmap.linemaps.products import read_stacked_maps
+from ohmap.lines import FIT_LINES
 from ohmap.logs import log_to_file
-from ohmap.morphology import read_radius_map
-from ohmap.spaxels import bin_map
 
 log = log_to_file(snakemake.log[0])
 row = snakemake.params.galaxy

@@ -6,7 +6,9 @@ from astropy.table import Table, vstack
 
 from ohmap.io.atomic import write_table_atomic, write_text_atomic
 from ohmap.logs import log_to_file
-from ohmap.simulate import load_mock_inputs, sample_sheet_text, write_sensitivity_fits
+from ohmap.mock.grism import write_sensitivity_fits
+from ohmap.mock.inputs import load_mock_inputs
+from ohmap.mock.products import sample_sheet_text
 
 log = log_to_file(snakemake.log[0])
 truth = vstack([Table.read(p) for p in snakemake.input.rows])

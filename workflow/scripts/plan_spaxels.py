@@ -1,8 +1,9 @@
 """Checkpoint: the spaxels of one galaxy to fit, and their shards."""
 
-from ohmap.io.linemaps import read_stacked_maps
+from ohmap.inference.settings import SpaxelSettings
+from ohmap.inference.spaxels import select_spaxels, write_plan
+from ohmap.linemaps.products import read_stacked_maps
 from ohmap.logs import log_to_file
-from ohmap.spaxels import SpaxelSettings, select_spaxels, write_plan
 
 log = log_to_file(snakemake.log[0])
 galaxy = snakemake.wildcards.galaxy

@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from ohmap.io.posteriors import read_shard
+from ohmap.inference.products.shards import read_shard
 from ohmap.logs import log_to_file
-from ohmap.plots import plot_corner
+from ohmap.report.inference import plot_corner
 
 log = log_to_file(snakemake.log[0])
 shard = read_shard(snakemake.input.chain)

@@ -5,10 +5,11 @@ from types import SimpleNamespace
 import numpy as np
 from astropy.table import Table
 
-from ohmap.io.posteriors import read_global_fit, read_spaxel_maps
+from ohmap.gradients.products import read_radius_map
+from ohmap.inference.products.global_fits import read_global_fit
+from ohmap.inference.products.spaxel_maps import read_spaxel_maps
 from ohmap.logs import log_to_file
-from ohmap.morphology import read_radius_map
-from ohmap.plots import plot_gradient
+from ohmap.report.gradients import plot_gradient
 
 log = log_to_file(snakemake.log[0])
 galaxy = snakemake.wildcards.galaxy

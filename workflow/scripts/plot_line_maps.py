@@ -3,9 +3,9 @@ with contours of deprojected radius every 2 kpc when the rule gives a radius map
 
 from astropy.table import Table
 
-from ohmap.io.linemaps import read_stacked_maps
+from ohmap.linemaps.products import read_stacked_maps
 from ohmap.logs import log_to_file
-from ohmap.plots import plot_line_maps
+from ohmap.report.linemaps import plot_line_maps
 
 log = log_to_file(snakemake.log[0])
 stacked = read_stacked_maps(snakemake.input.maps)
@@ -13,7 +13,7 @@ lines = list(Table.read(snakemake.input.fluxes, format="ascii.ecsv")["line"])
 notes = {k.split(" ", 1)[1] if " " in k else k: v for k, v in stacked["header"].items() if k.startswith("NOMAP")}
 radius = None
 if "radius" in snakemake.input.keys():
-    from ohmap.morphology import read_radius_map
+    from ohmap.gradients.products import read_radius_map
 
     radius = read_radius_map(snakemake.input.radius).radius_kpc
 plot_line_maps(stacked, lines, snakemake.output[0], notes, radius_kpc=radius)

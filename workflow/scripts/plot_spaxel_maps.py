@@ -1,8 +1,8 @@
 """Figure of one galaxy's metallicity, error, A_V and SFR surface-density maps."""
 
-from ohmap.io.posteriors import read_spaxel_maps
+from ohmap.inference.products.spaxel_maps import read_spaxel_maps
 from ohmap.logs import log_to_file
-from ohmap.plots import plot_spaxel_maps
+from ohmap.report.inference import plot_spaxel_maps
 
 log = log_to_file(snakemake.log[0])
 maps = read_spaxel_maps(snakemake.input.maps)

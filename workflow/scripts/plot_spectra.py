@@ -1,8 +1,8 @@
 """Quick-look figure of one galaxy's 2D spectra at every PA and grism."""
 
-from ohmap.io.products import read_spectrum_product
 from ohmap.logs import log_to_file
-from ohmap.plots import plot_spectra
+from ohmap.report.spectra import plot_spectra
+from ohmap.spectra.products import read_spectrum_product
 
 log = log_to_file(snakemake.log[0])
 spectra = [read_spectrum_product(path) for path in snakemake.input]

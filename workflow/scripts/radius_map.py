@@ -1,10 +1,11 @@
 """Deprojected radius of every spaxel of a galaxy's metallicity maps, and of every line-map pixel."""
 
-from ohmap.io.linemaps import read_stacked_maps
-from ohmap.lensing import LensModel
+from ohmap.gradients.lensing import LensModel
+from ohmap.gradients.products import read_morphology, write_radius_map
+from ohmap.gradients.radius import radius_map
+from ohmap.inference.settings import SpaxelSettings
+from ohmap.linemaps.products import read_stacked_maps
 from ohmap.logs import log_to_file
-from ohmap.morphology import radius_map, read_morphology, write_radius_map
-from ohmap.spaxels import SpaxelSettings
 
 log = log_to_file(snakemake.log[0])
 row = snakemake.params.galaxy

@@ -3,8 +3,8 @@
 import numpy as np
 from astropy.table import Table, join
 
+from ohmap.inference.products.global_fits import read_global_fit
 from ohmap.io.atomic import write_table_atomic, write_text_atomic
-from ohmap.io.posteriors import read_global_fit
 from ohmap.logs import log_to_file
 
 log = log_to_file(snakemake.log[0])

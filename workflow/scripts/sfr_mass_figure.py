@@ -3,7 +3,7 @@
 from astropy.table import Table
 
 from ohmap.logs import log_to_file
-from ohmap.sample_plots import plot_sfr_mass
+from ohmap.report.sample import plot_sfr_mass
 
 log = log_to_file(snakemake.log[0])
 table = Table.read(snakemake.input.table, format="ascii.ecsv")

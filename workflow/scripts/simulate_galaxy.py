@@ -4,7 +4,9 @@ from astropy.table import Table
 
 from ohmap.io.atomic import write_table_atomic
 from ohmap.logs import log_to_file
-from ohmap.simulate import AnalyticCluster, load_mock_inputs, simulate_galaxy
+from ohmap.mock.cluster import AnalyticCluster
+from ohmap.mock.galaxy import simulate_galaxy
+from ohmap.mock.inputs import load_mock_inputs
 
 log = log_to_file(snakemake.log[0])
 galaxies, cluster = load_mock_inputs(

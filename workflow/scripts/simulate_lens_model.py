@@ -3,7 +3,7 @@
 import yaml
 
 from ohmap.logs import log_to_file
-from ohmap.simulate import AnalyticCluster
+from ohmap.mock.cluster import AnalyticCluster
 
 log = log_to_file(snakemake.log[0])
 with open(snakemake.input.parameters) as fh:

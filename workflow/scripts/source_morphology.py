@@ -3,9 +3,10 @@
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from ohmap.lensing import LensModel
+from ohmap.gradients.lensing import LensModel
+from ohmap.gradients.morphology import fit_source_morphology
+from ohmap.gradients.products import write_morphology
 from ohmap.logs import log_to_file
-from ohmap.morphology import fit_source_morphology, write_morphology
 
 log = log_to_file(snakemake.log[0])
 row = snakemake.params.galaxy

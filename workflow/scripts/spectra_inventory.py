@@ -1,8 +1,8 @@
 """One row per ingested spectrum: what it covers and how deep it is."""
 
-from ohmap.inventory import inventory_table
 from ohmap.io.atomic import write_table_atomic
 from ohmap.logs import log_to_file
+from ohmap.spectra.inventory import inventory_table
 
 log = log_to_file(snakemake.log[0])
 table = inventory_table(snakemake.input, snakemake.params.redshifts)

@@ -1,17 +1,17 @@
 """Vetting and inverse-variance stacking of one galaxy's aligned line maps."""
 
-from ohmap.extract import direct_on_map_grid
 from ohmap.io.atomic import write_table_atomic
-from ohmap.io.linemaps import (
+from ohmap.linemaps.footprint import direct_on_map_grid
+from ohmap.linemaps.products import (
     fluxes_table,
     read_alignment,
     read_extraction,
     vetting_table,
     write_stacked_maps,
 )
-from ohmap.deblend import JointDeblendSettings
+from ohmap.linemaps.settings import JointDeblendSettings, VettingSettings
+from ohmap.linemaps.stack import stack_galaxy
 from ohmap.logs import log_to_file
-from ohmap.stack import VettingSettings, stack_galaxy
 
 log = log_to_file(snakemake.log[0])
 galaxy = snakemake.wildcards.galaxy

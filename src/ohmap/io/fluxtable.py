@@ -5,7 +5,7 @@ Input: a CSV or ECSV table, one row per object or region (see ``docs/fit_fluxes.
 * ``id`` (optional; default the 1-based row number), ``z`` (or ``redshift``, required),
   ``magnification`` (optional, default 1), ``nii_ha`` (optional, [NII]/H-alpha of the vanilla
   parameter set, default from the inference settings);
-* per line ``<LINE>_flux`` and ``<LINE>_err``, LINE one of :data:`ohmap.inference.FIT_LINES`, in
+* per line ``<LINE>_flux`` and ``<LINE>_err``, LINE one of :data:`ohmap.lines.FIT_LINES`, in
   1e-17 erg/s/cm^2 (an ECSV column with a unit is converted to that unit).
 
 Column names are matched without regard to case. Everything is validated for the whole table
@@ -30,8 +30,9 @@ from astropy import units as u
 from astropy.io import ascii
 from astropy.table import MaskedColumn, Table
 
-from ..errors import InputError
-from ..inference import FIT_LINES
+from ohmap.errors import InputError
+from ohmap.lines import FIT_LINES
+
 from .atomic import write_table_atomic
 from .serialize import plain
 
@@ -327,7 +328,7 @@ def read_flux_table(path) -> FluxTable:
 
 def result_table(table: FluxTable, fits, quantities, nii_ha_fixed=None, meta: dict | None = None) -> Table:
     """The output table: one row per row of ``table`` (same order) from ``fits`` (one
-    :class:`ohmap.fitting.FluxFit` per row, in that order).
+    :class:`ohmap.inference.fitting.FluxFit` per row, in that order).
 
     Parameters
     ----------

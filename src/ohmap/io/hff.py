@@ -9,7 +9,7 @@ An HFF lens model is four FITS images sharing one prefix, e.g.
 * ``gamma``: shear magnitude (dimensionless).
 
 All four are normalised to D_ls/D_s = 1 and carry the same celestial (TAN) WCS. Scaling to a
-source redshift is done by :mod:`ohmap.lensing`.
+source redshift is done by :mod:`ohmap.gradients.lensing`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 from astropy.wcs.utils import proj_plane_pixel_scales
 
-from ..errors import InputError
+from ohmap.errors import InputError
+
 from .atomic import write_fits_atomic
 
 #: File-name suffix of each map in an HFF release, keyed by the name ohmap uses for it.

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ohmap.errors import InputError
 
 #: Flux-density unit ohmap works in, erg/s/cm^2/Angstrom.
 FLAMBDA_UNIT_CGS = 1e-17

@@ -1,0 +1,109 @@
+"""The deprojected galactocentric radius (proper kpc) of any image-plane pixel of a map.
+
+A pixel is traced to the source plane (:mod:`ohmap.gradients.source_plane`) and its offset from
+the galaxy's centre deprojected with the galaxy's axis ratio and major-axis orientation
+(:class:`ohmap.gradients.morphology.SourceMorphology`).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from astropy.io import fits
+
+from ohmap.inference.nebular import kpc_per_arcsec
+
+from .lensing import LensModel
+from .morphology import SourceMorphology
+from .source_plane import frame_source_offsets
+
+
+class RadiusMap(NamedTuple):
+    """A deprojected-radius map and the source-plane offsets it was computed from.
+
+    Attributes
+    ----------
+    radius_kpc : numpy.ndarray
+        Deprojected galactocentric radius, proper kpc.
+    source_dx, source_dy : numpy.ndarray
+        Source-plane offsets of the pixel centres, arcsec east and north of the reference
+        point's source-plane position.
+    header : astropy.io.fits.Header or None
+        Primary header (when read from a file).
+    """
+
+    radius_kpc: np.ndarray
+    source_dx: np.ndarray
+    source_dy: np.ndarray
+    header: fits.Header | None = None
+
+
+def deprojected_radius(dx, dy, morphology: SourceMorphology, z_source: float | None = None):
+    """Galactocentric radius in the disk plane of source-plane offsets.
+
+    Parameters
+    ----------
+    dx, dy : array_like
+        Source-plane offsets in arcsec, east and north, about the same reference as the
+        morphology's centroid (``morphology.ra_ref``, ``morphology.dec_ref``).
+    morphology : SourceMorphology
+        Centre, axis ratio and major-axis position angle.
+    z_source : float, optional
+        Source redshift for the kpc scale; defaults to ``morphology.z_source``.
+
+    Returns
+    -------
+    numpy.ndarray or float
+        ``hypot(a, b / q) * kpc_per_arcsec(z)`` in proper kpc, where ``a`` and ``b`` are the
+        offsets from the centroid along the major axis and the minor axis (arcsec).
+    """
+    z = morphology.z_source if z_source is None else z_source
+    t = np.radians(morphology.pa_deg)
+    ddx = np.asarray(dx, dtype=float) - morphology.x0
+    ddy = np.asarray(dy, dtype=float) - morphology.y0
+    a = ddx * np.sin(t) + ddy * np.cos(t)
+    b = ddx * np.cos(t) - ddy * np.sin(t)
+    r = np.hypot(a, b / morphology.axis_ratio) * kpc_per_arcsec(z)
+    return r[()] if np.ndim(r) == 0 else r
+
+
+def radius_map(lens: LensModel, z_source: float, ra0: float, dec0: float, frame_pa_x_deg: float,
+               pixel_arcsec: float, shape, morphology: SourceMorphology,
+               supersample: int = 1) -> RadiusMap:
+    """Deprojected radius (kpc) of every pixel of a map frame centred on (ra0, dec0).
+
+    Parameters
+    ----------
+    lens, z_source, ra0, dec0, frame_pa_x_deg, pixel_arcsec, shape
+        As :func:`frame_source_offsets`.
+    morphology : SourceMorphology
+        The fitted source-plane morphology. Offsets are taken about its source-plane
+        reference (``ra_ref``, ``dec_ref``) when it has one, so the frame centre need not be
+        the point the morphology was fitted about; otherwise about the source position of
+        (``ra0``, ``dec0``).
+    supersample : int, optional
+        Average the radius over ``supersample x supersample`` sub-pixels of each pixel (the
+        mean radius of the area a pixel covers, rather than the radius at its centre; they
+        differ only within a pixel or so of the centre). Default 1.
+
+    Returns
+    -------
+    RadiusMap
+        ``radius_kpc`` (proper kpc) and the offsets ``source_dx``, ``source_dy`` (arcsec) of
+        the pixel centres, shape ``shape``.
+    """
+    if np.isfinite(morphology.ra_ref) and np.isfinite(morphology.dec_ref):
+        ref = (morphology.ra_ref, morphology.dec_ref)
+    else:
+        ref = None
+    dx, dy = frame_source_offsets(lens, z_source, ra0, dec0, frame_pa_x_deg, pixel_arcsec,
+                                  shape, source_reference=ref)
+    if int(supersample) > 1:
+        sdx, sdy = frame_source_offsets(lens, z_source, ra0, dec0, frame_pa_x_deg,
+                                        pixel_arcsec, shape, source_reference=ref,
+                                        supersample=supersample)
+        radius = deprojected_radius(sdx, sdy, morphology, z_source).mean(axis=-1)
+    else:
+        radius = deprojected_radius(dx, dy, morphology, z_source)
+    return RadiusMap(np.asarray(radius, float), dx, dy)

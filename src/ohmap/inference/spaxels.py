@@ -1,0 +1,139 @@
+"""Spaxels to fit: binned stacked line maps, the S/N selection and the shard plan.
+
+The stacked maps are on the interlaced 0.065" grid of the reference PA; the per-spaxel fits
+(Wang et al. 2017, Sect. 6.1) use the native 0.13" scale, i.e. 2 x 2 bins. A spaxel is fitted
+when at least one of the selection lines (H-alpha or [OIII]5008 by default) reaches S/N >= 5
+in it. The selected spaxels are cut into shards of a fixed size, one Snakemake job each; a
+spaxel's random stream derives from (galaxy, spaxel id), so the shard layout does not change
+any result.
+
+Spaxel ids are ``iy * nx + ix`` on the binned grid (``ny, nx``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from astropy import units as u
+from astropy.table import Table
+
+from ohmap.errors import InputError
+from ohmap.io.atomic import write_table_atomic
+from ohmap.lines import FIT_LINES
+
+from .settings import SpaxelSettings
+
+LINE_FLUX_UNIT = u.Unit("1e-17 erg / (s cm2)")
+
+
+def bin_map(flux, error, factor: int):
+    """Sum ``factor x factor`` blocks of a line map and add the errors in quadrature.
+
+    A binned spaxel has data only if every pixel in it has (a partly covered spaxel's sum would
+    miss flux); otherwise its flux is 0 and its error ``inf``. Rows and columns beyond a whole
+    number of blocks are dropped.
+
+    Returns
+    -------
+    flux, error : ndarray
+        Shape ``(ny // factor, nx // factor)``.
+    """
+    flux = np.asarray(flux, dtype=float)
+    error = np.asarray(error, dtype=float)
+    ny, nx = (s // factor * factor for s in flux.shape)
+    f = flux[:ny, :nx].reshape(ny // factor, factor, nx // factor, factor)
+    e = error[:ny, :nx].reshape(ny // factor, factor, nx // factor, factor)
+    ok = np.isfinite(e).all(axis=(1, 3))
+    binned = np.where(ok, np.where(np.isfinite(e), f, 0.0).sum(axis=(1, 3)), 0.0)
+    binned_error = np.where(ok, np.sqrt((np.where(np.isfinite(e), e, 0.0) ** 2).sum(axis=(1, 3))), np.inf)
+    return binned, binned_error
+
+
+def select_spaxels(stacks: dict, settings: SpaxelSettings, galaxy: str = "") -> tuple[Table, tuple]:
+    """The spaxels of one galaxy to fit, with their binned fluxes.
+
+    Parameters
+    ----------
+    stacks : dict
+        Line name -> object with ``flux`` and ``error`` maps (line flux per pixel,
+        1e-17 erg/s/cm^2), e.g. :class:`ohmap.linemaps.maps.StackedMap`; lines outside
+        :data:`ohmap.lines.FIT_LINES` are ignored.
+    settings : SpaxelSettings
+
+    Returns
+    -------
+    table : astropy.table.Table
+        One row per selected spaxel, by increasing id: ``spaxel``, ``iy``, ``ix``,
+        ``<line>_flux`` and ``<line>_err`` per line (inf error: no data), ``snr_max`` and
+        ``selected_by`` (the line with the highest S/N among the selection lines).
+    shape : tuple
+        ``(ny, nx)`` of the binned grid.
+    """
+    lines = [n for n in FIT_LINES if n in stacks]
+    if not lines:
+        raise InputError(galaxy or "stacked maps", f"no map of any line the inference uses ({', '.join(FIT_LINES)})")
+    binned = {n: bin_map(stacks[n].flux, stacks[n].error, settings.bin_pixels) for n in lines}
+    shape = binned[lines[0]][0].shape
+    selecting = [n for n in settings.snr_lines if n in binned] or lines
+    snr = np.stack([np.where(np.isfinite(binned[n][1]), binned[n][0] / binned[n][1], -np.inf) for n in selecting])
+    best = np.argmax(snr, axis=0)
+    snr_max = np.max(snr, axis=0)
+    iy, ix = np.nonzero(snr_max >= settings.min_snr)
+    table = Table()
+    table["spaxel"] = (iy * shape[1] + ix).astype(np.int64)
+    table["iy"] = iy.astype(np.int32)
+    table["ix"] = ix.astype(np.int32)
+    for n in lines:
+        table[f"{n}_flux"] = binned[n][0][iy, ix]
+        table[f"{n}_flux"].unit = LINE_FLUX_UNIT
+        table[f"{n}_err"] = binned[n][1][iy, ix]
+        table[f"{n}_err"].unit = LINE_FLUX_UNIT
+    table["snr_max"] = snr_max[iy, ix]
+    table["selected_by"] = np.array([selecting[k] for k in best[iy, ix]], dtype=str) if iy.size else \
+        np.array([], dtype=str)
+    table.meta.update(lines=lines, shape=list(shape), bin_pixels=settings.bin_pixels,
+                      min_snr=settings.min_snr, selection_lines=selecting)
+    return table, shape
+
+
+def shard_plan(n_spaxels: int, shard_size: int) -> np.ndarray:
+    """Shard index of each of ``n_spaxels`` spaxels (in order), ``shard_size`` per shard. There
+    is always at least one shard, empty when no spaxel qualifies, so every galaxy has a map."""
+    return (np.arange(n_spaxels) // max(int(shard_size), 1)).astype(np.int32)
+
+
+def n_shards(n_spaxels: int, shard_size: int) -> int:
+    return max(1, -(-int(n_spaxels) // max(int(shard_size), 1)))
+
+
+def line_columns(table: Table, lines) -> tuple[np.ndarray, np.ndarray]:
+    """``(flux, error)`` arrays ``(n_spaxels, n_lines)`` of a spaxel table in ``lines`` order."""
+    if len(table) == 0:
+        return np.zeros((0, len(lines))), np.zeros((0, len(lines)))
+    flux = np.column_stack([np.asarray(table[f"{n}_flux"], dtype=float) for n in lines])
+    error = np.column_stack([np.asarray(table[f"{n}_err"], dtype=float) for n in lines])
+    return flux, error
+
+
+def write_plan(path, table: Table, galaxy: str, shard_size: int) -> Table:
+    """Write a galaxy's spaxel plan (the selected spaxels and their shard) as ECSV, atomically.
+
+    The table gets a ``shard`` column and the meta ``n_shards`` (at least 1), which the
+    workflow reads to know the shard jobs.
+    """
+    table = table.copy()
+    table["shard"] = shard_plan(len(table), shard_size)
+    table.meta.update(galaxy=galaxy, n_shards=n_shards(len(table), shard_size), shard_size=int(shard_size),
+                      description="Spaxels of the binned stacked maps selected for the per-spaxel fits: "
+                                  "spaxel = iy * nx + ix on the binned grid of meta 'shape'; "
+                                  "<line>_flux/_err: binned line flux and 1-sigma error (inf: no data).")
+    write_table_atomic(table, path, format="ascii.ecsv")
+    return table
+
+
+def read_plan(path) -> Table:
+    return Table.read(path, format="ascii.ecsv")
+
+
+def plan_shard_count(path) -> int:
+    """Number of shards a plan file asks for."""
+    return int(read_plan(path).meta["n_shards"])

@@ -1,0 +1,87 @@
+"""Figure of a galaxy's metallicity gradient (Fig. 10).
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from ohmap.io.atomic import save_figure
+
+from .linemaps import radius_contours
+
+
+def plot_gradient(maps: dict, radius_kpc, spaxels: dict, fits: dict, global_oh12, path, title=None,
+                  pixel_arcsec: float = 0.13, annuli=None, contour_step_kpc: float = 1.0) -> None:
+    """A galaxy's metallicity gradient in the manner of Figure 10.
+
+    Panels: the metallicity map and its conservative-error map with contours of deprojected
+    radius every ``contour_step_kpc`` (from 1 kpc); 12+log(O/H) against radius for the fitted
+    spaxels (with their asymmetric errors), the radial annuli (if any), each method's linear
+    fit and the global value as a band.
+
+    Parameters
+    ----------
+    maps : dict
+        :func:`ohmap.inference.products.spaxel_maps.read_spaxel_maps` output.
+    radius_kpc : ndarray
+        Deprojected radius of every spaxel of ``maps`` (kpc).
+    spaxels : dict
+        ``radius``, ``p16``, ``p50``, ``p84`` of the spaxels used in the fit (1-D arrays).
+    fits : dict
+        Method name -> object with ``slope``, ``intercept`` (dex/kpc, dex) and ``slope_err``, or
+        ``None`` when that method gave no gradient.
+    global_oh12 : tuple
+        (p16, p50, p84) of the global fit.
+    annuli : dict, optional
+        ``radius``, ``p16``, ``p50``, ``p84`` of the annuli.
+    """
+    fig, axes = plt.subplots(1, 3, figsize=(13.5, 4.0))
+    fitted = np.asarray(maps["FITTED"], dtype=bool)
+    ny, nx = fitted.shape
+    extent = np.array([-nx / 2, nx / 2, -ny / 2, ny / 2]) * pixel_arcsec
+    rows, cols = np.nonzero(fitted)
+    for ax, key, label, cmap in ((axes[0], "OH12", "12+log(O/H) [dex]", "viridis"),
+                                 (axes[1], "OH12_ERR", "conservative error [dex]", "magma")):
+        data = np.where(fitted, maps[key], np.nan)
+        image = ax.imshow(data, origin="lower", cmap=cmap, extent=extent, interpolation="nearest")
+        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.02, label=label)
+        radius_contours(ax, radius_kpc, extent, contour_step_kpc)
+        if rows.size:
+            pad = 4
+            x0, x1 = (max(cols.min() - pad, 0) - nx / 2) * pixel_arcsec, (min(cols.max() + pad + 1, nx) - nx / 2) * pixel_arcsec
+            y0, y1 = (max(rows.min() - pad, 0) - ny / 2) * pixel_arcsec, (min(rows.max() + pad + 1, ny) - ny / 2) * pixel_arcsec
+            ax.set_xlim(x0, x1)
+            ax.set_ylim(y0, y1)
+        ax.set_xlabel("x [arcsec]")
+        ax.set_ylabel("y [arcsec]")
+    ax = axes[2]
+    lo, mid, hi = global_oh12
+    ax.axhspan(lo, hi, color="0.85", label=f"global {mid:.2f}")
+    r = np.asarray(spaxels["radius"])
+    if r.size:
+        p16, p50, p84 = (np.asarray(spaxels[k]) for k in ("p16", "p50", "p84"))
+        ax.errorbar(r, p50, yerr=[p50 - p16, p84 - p50], fmt="o", ms=3, color="tab:blue", alpha=0.6,
+                    elinewidth=0.6, label="spaxels")
+    if annuli is not None and len(annuli["radius"]):
+        ra = np.asarray(annuli["radius"])
+        p16, p50, p84 = (np.asarray(annuli[k]) for k in ("p16", "p50", "p84"))
+        ax.errorbar(ra, p50, yerr=[p50 - p16, p84 - p50], fmt="s", ms=6, color="tab:red", label="annuli")
+    # Each line is drawn over the radii that were fitted only: a gradient from a few spaxels at
+    # similar radii, extrapolated to the centre, would set the axis range and mean nothing there.
+    covered = np.concatenate([r, np.asarray(annuli["radius"]) if annuli is not None else []])
+    covered = covered[np.isfinite(covered)]
+    grid = np.linspace(covered.min(), covered.max(), 50) if covered.size else np.linspace(0.0, 5.0, 50)
+    for (name, fit), colour in zip(fits.items(), ("tab:blue", "tab:red")):
+        if fit is None:
+            continue
+        ax.plot(grid, fit.intercept + fit.slope * grid, color=colour,
+                label=f"{name}: {fit.slope:+.3f} ± {fit.slope_err:.3f} dex/kpc")
+    ax.set_xlabel("deprojected radius [kpc]")
+    ax.set_ylabel("12+log(O/H)")
+    ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    save_figure(fig, path, dpi=110)
+    plt.close(fig)
