@@ -5,7 +5,7 @@ the default) or "paper_chi2" (Eq. 2 of Wang et al. 2017 read literally, -chi^2/2
         [--steps 3000] [--burn 1500] [--scatter gaussian lognormal] [--scatter-dex 0.25]
         [--seed 20170207]
 
-Simulation (as tests/test_inference.py's coverage test): M cases with truths drawn from the prior
+Simulation (as tests/inference/test_inference.py's coverage test): M cases with truths drawn from the prior
 the fit uses -- 12+log(O/H) uniform in [7.3, 9.0], A_V uniform in [0, 2], f_Hb log-uniform
 (Jeffreys) in [0.3, 30] x 1e-17 erg/s/cm^2 -- and the six lines of
 :data:`ohmap.lines.FIT_LINES` from the line-flux model with measurement errors 0.5-0.6, so

@@ -18,8 +18,12 @@ from ohmap.errors import InputError
 # reported with the file, the row and the field, and so the same checks run in the unit tests.
 CONFIG_SOURCE = (workflow.overwrite_configfiles or ["config/config.yaml"])[-1]
 try:
-    validate_config(config, workflow.source_path("../schemas/config.schema.yaml"), CONFIG_SOURCE)
-    samples = load_samples(config["samples"], workflow.source_path("../schemas/galaxies.schema.yaml"))
+    validate_config(
+        config, workflow.source_path("../schemas/config.schema.yaml"), CONFIG_SOURCE
+    )
+    samples = load_samples(
+        config["samples"], workflow.source_path("../schemas/galaxies.schema.yaml")
+    )
     check_samples(samples, config, config["samples"])
     linemap_settings(config, CONFIG_SOURCE)
     LIMIT_FRACTION = inference_settings(config, CONFIG_SOURCE)["limit_fraction"]
@@ -29,7 +33,8 @@ except InputError as error:
 GALAXIES = list(samples.index)
 OBSERVATIONS = {gid: galaxy_observations(samples.loc[gid], config) for gid in GALAXIES}
 REFERENCE = {
-    gid: reference_observation(OBSERVATIONS[gid], config, gid, config["samples"]) for gid in GALAXIES
+    gid: reference_observation(OBSERVATIONS[gid], config, gid, config["samples"])
+    for gid in GALAXIES
 }
 LINEMAPS = config.get("linemaps") or {}
 INFERENCE_CONFIG = config.get("inference") or {}
@@ -37,9 +42,13 @@ GRADIENTS = config.get("gradients") or {}
 SAMPLE = config.get("sample") or {}
 # Passed whole as params, so that changing any inference setting reruns the fits. The shard size
 # is left out: it only lays the spaxels out in jobs (the shard jobs get it through the plan) and
-# no product depends on it (tests/test_resume.py), so a new layout reruns only the spaxel fits.
+# no product depends on it (tests/workflow/test_resume.py), so a new layout reruns only the spaxel fits.
 INFERENCE = {key: INFERENCE_CONFIG.get(key) or {} for key in ("model", "sampler")} | {
-    "spaxels": {k: v for k, v in (INFERENCE_CONFIG.get("spaxels") or {}).items() if k != "shard_size"},
+    "spaxels": {
+        k: v
+        for k, v in (INFERENCE_CONFIG.get("spaxels") or {}).items()
+        if k != "shard_size"
+    },
     "limit_fraction": LIMIT_FRACTION,
 }
 MOCK = config["mock"]
@@ -97,7 +106,10 @@ def reference_label(wildcards):
 
 
 def galaxy_line_maps(wildcards):
-    return [line_maps_of(wildcards.galaxy, pa, grism) for pa, grism in OBSERVATIONS[wildcards.galaxy]]
+    return [
+        line_maps_of(wildcards.galaxy, pa, grism)
+        for pa, grism in OBSERVATIONS[wildcards.galaxy]
+    ]
 
 
 def alignment_of(galaxy, pa, grism):
@@ -105,11 +117,18 @@ def alignment_of(galaxy, pa, grism):
 
 
 def galaxy_alignments(wildcards):
-    return [alignment_of(wildcards.galaxy, pa, grism) for pa, grism in OBSERVATIONS[wildcards.galaxy]]
+    return [
+        alignment_of(wildcards.galaxy, pa, grism)
+        for pa, grism in OBSERVATIONS[wildcards.galaxy]
+    ]
 
 
 def all_alignments(wildcards=None):
-    return [alignment_of(gid, pa, grism) for gid in GALAXIES for pa, grism in OBSERVATIONS[gid]]
+    return [
+        alignment_of(gid, pa, grism)
+        for gid in GALAXIES
+        for pa, grism in OBSERVATIONS[gid]
+    ]
 
 
 def all_line_fluxes(wildcards=None):
@@ -122,7 +141,8 @@ def all_vetting(wildcards=None):
 
 def galaxy_fit_params(wildcards):
     """The sample-sheet values a galaxy's line-flux fits need (redshift, [NII]/Halpha), as
-    params: editing them reruns the fits; editing anything else (e.g. the lens model) does not."""
+    params: editing them reruns the fits; editing anything else (e.g. the lens model) does not.
+    """
     row = samples.loc[wildcards.galaxy]
     nii = row.get("nii_ha")
     return {
@@ -178,14 +198,24 @@ def spaxel_shards(wildcards):
 def sample_masses():
     """Stellar masses (log10 Msun, lensing-corrected) of the sample, from the sample sheet."""
     return {
-        gid: [float(samples.loc[gid, c]) for c in ("log_mstar", "log_mstar_err_lo", "log_mstar_err_hi")]
+        gid: [
+            float(samples.loc[gid, c])
+            for c in ("log_mstar", "log_mstar_err_lo", "log_mstar_err_hi")
+        ]
         for gid in GALAXIES
     }
 
 
 def sample_positions():
     """Position, redshift and mass of every galaxy (the sample table's columns from the sheet)."""
-    cols = ("ra_deg", "dec_deg", "redshift", "log_mstar", "log_mstar_err_lo", "log_mstar_err_hi")
+    cols = (
+        "ra_deg",
+        "dec_deg",
+        "redshift",
+        "log_mstar",
+        "log_mstar_err_lo",
+        "log_mstar_err_hi",
+    )
     return {gid: {c: float(samples.loc[gid, c]) for c in cols} for gid in GALAXIES}
 
 
@@ -194,12 +224,29 @@ def mock_truth_table(wildcards):
     return ["results/mock/truth/galaxies.ecsv"] if MOCK["enabled"] else []
 
 
+def mock_settings():
+    """Everything a mock galaxy depends on, passed as params so a change reruns the mock."""
+    settings = {k: v for k, v in MOCK.items() if k not in ("enabled", "galaxies")}
+    settings.update(
+        field=config["field"],
+        observations=config["observations"],
+        reference_pa=config["reference_pa"],
+    )
+    return settings
+
+
+MOCK_OBSERVATIONS = [f"{o['pa']}-{o['grism']}" for o in config["observations"]]
+
+
+def mock_truth_inputs(kind):
+    return [f"results/mock/truth/{g.galaxy_id}_{kind}.ecsv" for g in mock_galaxies()]
+
+
 def mock_galaxies():
-    from ohmap.mock.inputs import load_mock_inputs
+    from ohmap.mock.inputs import load_mock_inputs, select_galaxies
 
     galaxies, _ = load_mock_inputs(MOCK["table2"], MOCK["table5"], MOCK["parameters"])
-    wanted = MOCK.get("galaxies", "all")
-    return [g for g in galaxies if wanted == "all" or g.galaxy_id in wanted]
+    return select_galaxies(galaxies, MOCK.get("galaxies", "all"))
 
 
 def mock_targets():
@@ -210,8 +257,14 @@ def mock_targets():
         "results/mock/truth/galaxies.ecsv",
         "results/mock/truth/alignment.ecsv",
         "results/mock/galaxies.tsv",
-        *expand("results/mock/calib/MOCK.{grism}.1st.sens.fits", grism=["G102", "G141"]),
-        *expand("results/mock/images/{galaxy}_{kind}.fits", galaxy=ids, kind=["f160w", "seg", "mstar"]),
+        *expand(
+            "results/mock/calib/MOCK.{grism}.1st.sens.fits", grism=["G102", "G141"]
+        ),
+        *expand(
+            "results/mock/images/{galaxy}_{kind}.fits",
+            galaxy=ids,
+            kind=["f160w", "seg", "mstar"],
+        ),
     ]
 
 

@@ -9,16 +9,18 @@ rule source_morphology:
         lens=lens_maps_of,
     output:
         "results/morphology/{galaxy}_morphology.ecsv",
+    log:
+        "logs/source_morphology/{galaxy}.log",
+    benchmark:
+        "results/benchmarks/source_morphology/{galaxy}.tsv"
+    conda:
+        "../../envs/ohmap.yaml"
     params:
         galaxy=galaxy_lens_params,
         lens_prefix=lens_prefix_of,
         z_lens=config["lens"]["z_lens"],
         psf_fwhm_arcsec=GRADIENTS.get("mass_map_psf_fwhm_arcsec", 0.0),
         threshold=GRADIENTS.get("mass_map_threshold", 0.05),
-    log:
-        "logs/source_morphology/{galaxy}.log",
-    benchmark:
-        "results/benchmarks/source_morphology/{galaxy}.tsv"
     script:
         "../scripts/source_morphology.py"
 
@@ -31,15 +33,17 @@ rule radius_map:
     output:
         spaxels="results/morphology/{galaxy}_radius.fits",
         pixels="results/morphology/{galaxy}_radius_fine.fits",
+    log:
+        "logs/radius_map/{galaxy}.log",
+    benchmark:
+        "results/benchmarks/radius_map/{galaxy}.tsv"
+    conda:
+        "../../envs/ohmap.yaml"
     params:
         galaxy=galaxy_lens_params,
         lens_prefix=lens_prefix_of,
         z_lens=config["lens"]["z_lens"],
         spaxels=INFERENCE["spaxels"],
-    log:
-        "logs/radius_map/{galaxy}.log",
-    benchmark:
-        "results/benchmarks/radius_map/{galaxy}.tsv"
     script:
         "../scripts/radius_map.py"
 
@@ -52,14 +56,16 @@ rule metallicity_gradient:
     output:
         gradient="results/gradients/{galaxy}_gradient.ecsv",
         annuli="results/gradients/{galaxy}_annuli.ecsv",
-    params:
-        galaxy=galaxy_fit_params,
-        settings=INFERENCE,
-        gradients=GRADIENTS,
     log:
         "logs/metallicity_gradient/{galaxy}.log",
     benchmark:
         "results/benchmarks/metallicity_gradient/{galaxy}.tsv"
+    conda:
+        "../../envs/ohmap.yaml"
+    params:
+        galaxy=galaxy_fit_params,
+        settings=INFERENCE,
+        gradients=GRADIENTS,
     script:
         "../scripts/metallicity_gradient.py"
 
@@ -72,12 +78,19 @@ rule plot_gradient:
         annuli="results/gradients/{galaxy}_annuli.ecsv",
         global_fit="results/inference/global/{galaxy}_global.ecsv",
     output:
-        report("results/gradients/{galaxy}_gradient.png", caption="../report/gradient.rst",
-               category="Per galaxy", subcategory="{galaxy}", labels={"galaxy": "{galaxy}", "figure": "gradient"}),
+        report(
+            "results/gradients/{galaxy}_gradient.png",
+            caption="../report/gradient.rst",
+            category="Per galaxy",
+            subcategory="{galaxy}",
+            labels={"galaxy": "{galaxy}", "figure": "gradient"},
+        ),
     log:
         "logs/plot_gradient/{galaxy}.log",
     benchmark:
         "results/benchmarks/plot_gradient/{galaxy}.tsv"
+    conda:
+        "../../envs/ohmap.yaml"
     script:
         "../scripts/plot_gradient.py"
 
@@ -88,12 +101,19 @@ rule plot_line_maps_radius:
         fluxes="results/linemaps/{galaxy}_fluxes.ecsv",
         radius="results/morphology/{galaxy}_radius_fine.fits",
     output:
-        report("results/gradients/{galaxy}_linemaps_radius.png", caption="../report/linemaps_radius.rst",
-               category="Per galaxy", subcategory="{galaxy}", labels={"galaxy": "{galaxy}", "figure": "line maps, radii"}),
+        report(
+            "results/gradients/{galaxy}_linemaps_radius.png",
+            caption="../report/linemaps_radius.rst",
+            category="Per galaxy",
+            subcategory="{galaxy}",
+            labels={"galaxy": "{galaxy}", "figure": "line maps, radii"},
+        ),
     log:
         "logs/plot_line_maps_radius/{galaxy}.log",
     benchmark:
         "results/benchmarks/plot_line_maps_radius/{galaxy}.tsv"
+    conda:
+        "../../envs/ohmap.yaml"
     script:
         "../scripts/plot_line_maps.py"
 
@@ -101,15 +121,19 @@ rule plot_line_maps_radius:
 rule gradient_summary:
     input:
         gradients=expand("results/gradients/{galaxy}_gradient.ecsv", galaxy=GALAXIES),
-        morphology=expand("results/morphology/{galaxy}_morphology.ecsv", galaxy=GALAXIES),
+        morphology=expand(
+            "results/morphology/{galaxy}_morphology.ecsv", galaxy=GALAXIES
+        ),
     output:
         table="results/gradients/gradients.ecsv",
         latex="results/gradients/gradients.tex",
-    params:
-        gradients=GRADIENTS,
     log:
         "logs/gradient_summary/gradient_summary.log",
     benchmark:
         "results/benchmarks/gradient_summary.tsv"
+    conda:
+        "../../envs/ohmap.yaml"
+    params:
+        gradients=GRADIENTS,
     script:
         "../scripts/gradient_summary.py"

@@ -10,15 +10,17 @@ rule fit_global_fluxes:
     output:
         table="results/inference/global/{galaxy}_global.ecsv",
         chain="results/inference/global/{galaxy}_global.h5",
+    log:
+        "logs/fit_global_fluxes/{galaxy}.log",
+    benchmark:
+        "results/benchmarks/fit_global_fluxes/{galaxy}.tsv"
+    conda:
+        "../../envs/ohmap.yaml"
     params:
         settings=INFERENCE,
         galaxy_row=galaxy_lens_params,
         lens_prefix=lens_prefix_of,
         z_lens=config["lens"]["z_lens"],
-    log:
-        "logs/fit_global_fluxes/{galaxy}.log",
-    benchmark:
-        "results/benchmarks/fit_global_fluxes/{galaxy}.tsv"
     script:
         "../scripts/fit_global_fluxes.py"
 
@@ -27,12 +29,19 @@ rule plot_global_corner:
     input:
         chain="results/inference/global/{galaxy}_global.h5",
     output:
-        report("results/inference/global/{galaxy}_corner.png", caption="../report/corner.rst",
-               category="Per galaxy", subcategory="{galaxy}", labels={"galaxy": "{galaxy}", "figure": "global fit"}),
+        report(
+            "results/inference/global/{galaxy}_corner.png",
+            caption="../report/corner.rst",
+            category="Per galaxy",
+            subcategory="{galaxy}",
+            labels={"galaxy": "{galaxy}", "figure": "global fit"},
+        ),
     log:
         "logs/plot_global_corner/{galaxy}.log",
     benchmark:
         "results/benchmarks/plot_global_corner/{galaxy}.tsv"
+    conda:
+        "../../envs/ohmap.yaml"
     script:
         "../scripts/plot_global_corner.py"
 
@@ -46,6 +55,8 @@ rule global_fit_summary:
         "logs/global_fit_summary/global_fit_summary.log",
     benchmark:
         "results/benchmarks/global_fit_summary.tsv"
+    conda:
+        "../../envs/ohmap.yaml"
     script:
         "../scripts/global_fit_summary.py"
 
@@ -55,12 +66,14 @@ checkpoint plan_spaxels:
         maps="results/linemaps/{galaxy}_linemaps.fits",
     output:
         plan="results/inference/spaxels/{galaxy}/plan.ecsv",
-    params:
-        settings=INFERENCE_CONFIG["spaxels"],
     log:
         "logs/plan_spaxels/{galaxy}.log",
     benchmark:
         "results/benchmarks/plan_spaxels/{galaxy}.tsv"
+    conda:
+        "../../envs/ohmap.yaml"
+    params:
+        settings=INFERENCE_CONFIG["spaxels"],
     script:
         "../scripts/plan_spaxels.py"
 
@@ -70,13 +83,15 @@ rule fit_spaxel_shard:
         plan="results/inference/spaxels/{galaxy}/plan.ecsv",
     output:
         "results/inference/spaxels/{galaxy}/shard_{shard}.h5",
-    params:
-        settings=INFERENCE,
-        galaxy_row=galaxy_fit_params,
     log:
         "logs/fit_spaxel_shard/{galaxy}_{shard}.log",
     benchmark:
         "results/benchmarks/fit_spaxel_shard/{galaxy}_{shard}.tsv"
+    conda:
+        "../../envs/ohmap.yaml"
+    params:
+        settings=INFERENCE,
+        galaxy_row=galaxy_fit_params,
     script:
         "../scripts/fit_spaxel_shard.py"
 
@@ -87,13 +102,15 @@ rule gather_spaxel_maps:
         shards=spaxel_shards,
     output:
         maps="results/inference/maps/{galaxy}_maps.fits",
-    params:
-        galaxy_row=galaxy_fit_params,
-        settings=INFERENCE,
     log:
         "logs/gather_spaxel_maps/{galaxy}.log",
     benchmark:
         "results/benchmarks/gather_spaxel_maps/{galaxy}.tsv"
+    conda:
+        "../../envs/ohmap.yaml"
+    params:
+        galaxy_row=galaxy_fit_params,
+        settings=INFERENCE,
     script:
         "../scripts/gather_spaxel_maps.py"
 
@@ -102,11 +119,18 @@ rule plot_spaxel_maps:
     input:
         maps="results/inference/maps/{galaxy}_maps.fits",
     output:
-        report("results/inference/maps/{galaxy}_maps.png", caption="../report/spaxel_maps.rst",
-               category="Per galaxy", subcategory="{galaxy}", labels={"galaxy": "{galaxy}", "figure": "spaxel maps"}),
+        report(
+            "results/inference/maps/{galaxy}_maps.png",
+            caption="../report/spaxel_maps.rst",
+            category="Per galaxy",
+            subcategory="{galaxy}",
+            labels={"galaxy": "{galaxy}", "figure": "spaxel maps"},
+        ),
     log:
         "logs/plot_spaxel_maps/{galaxy}.log",
     benchmark:
         "results/benchmarks/plot_spaxel_maps/{galaxy}.tsv"
+    conda:
+        "../../envs/ohmap.yaml"
     script:
         "../scripts/plot_spaxel_maps.py"

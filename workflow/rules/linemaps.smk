@@ -7,13 +7,15 @@ rule extract_line_maps:
         "results/spectra/{galaxy}/{galaxy}_{pa}-{grism}.fits",
     output:
         "results/linemaps/{galaxy}/{galaxy}_{pa}-{grism}_maps.fits",
-    params:
-        redshift=redshift_of,
-        settings=LINEMAPS.get("extraction"),
     log:
         "logs/extract_line_maps/{galaxy}_{pa}-{grism}.log",
     benchmark:
         "results/benchmarks/extract_line_maps/{galaxy}_{pa}-{grism}.tsv"
+    conda:
+        "../../envs/ohmap.yaml"
+    params:
+        redshift=redshift_of,
+        settings=LINEMAPS.get("extraction"),
     script:
         "../scripts/extract_line_maps.py"
 
@@ -24,13 +26,15 @@ rule align_line_maps:
         reference=reference_line_maps,
     output:
         "results/alignment/{galaxy}/{galaxy}_{pa}-{grism}.ecsv",
-    params:
-        reference=reference_label,
-        settings=LINEMAPS.get("alignment"),
     log:
         "logs/align_line_maps/{galaxy}_{pa}-{grism}.log",
     benchmark:
         "results/benchmarks/align_line_maps/{galaxy}_{pa}-{grism}.tsv"
+    conda:
+        "../../envs/ohmap.yaml"
+    params:
+        reference=reference_label,
+        settings=LINEMAPS.get("alignment"),
     script:
         "../scripts/align_line_maps.py"
 
@@ -43,16 +47,18 @@ rule stack_line_maps:
         maps="results/linemaps/{galaxy}_linemaps.fits",
         vetting="results/linemaps/{galaxy}_vetting.ecsv",
         fluxes="results/linemaps/{galaxy}_fluxes.ecsv",
+    log:
+        "logs/stack_line_maps/{galaxy}.log",
+    benchmark:
+        "results/benchmarks/stack_line_maps/{galaxy}.tsv"
+    conda:
+        "../../envs/ohmap.yaml"
     params:
         reference=reference_label,
         redshift=redshift_of,
         settings=LINEMAPS.get("vetting"),
         lines=LINEMAPS.get("extraction", {}).get("lines"),
         stacking=LINEMAPS.get("stacking"),
-    log:
-        "logs/stack_line_maps/{galaxy}.log",
-    benchmark:
-        "results/benchmarks/stack_line_maps/{galaxy}.tsv"
     script:
         "../scripts/stack_line_maps.py"
 
@@ -62,12 +68,19 @@ rule plot_line_maps:
         maps="results/linemaps/{galaxy}_linemaps.fits",
         fluxes="results/linemaps/{galaxy}_fluxes.ecsv",
     output:
-        report("results/linemaps/{galaxy}_linemaps.png", caption="../report/linemaps.rst",
-               category="Per galaxy", subcategory="{galaxy}", labels={"galaxy": "{galaxy}", "figure": "line maps"}),
+        report(
+            "results/linemaps/{galaxy}_linemaps.png",
+            caption="../report/linemaps.rst",
+            category="Per galaxy",
+            subcategory="{galaxy}",
+            labels={"galaxy": "{galaxy}", "figure": "line maps"},
+        ),
     log:
         "logs/plot_line_maps/{galaxy}.log",
     benchmark:
         "results/benchmarks/plot_line_maps/{galaxy}.tsv"
+    conda:
+        "../../envs/ohmap.yaml"
     script:
         "../scripts/plot_line_maps.py"
 
@@ -85,5 +98,7 @@ rule line_map_summary:
         "logs/line_map_summary/line_map_summary.log",
     benchmark:
         "results/benchmarks/line_map_summary.tsv"
+    conda:
+        "../../envs/ohmap.yaml"
     script:
         "../scripts/line_map_summary.py"

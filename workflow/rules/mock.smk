@@ -1,18 +1,4 @@
-# The embedded mock MACS1149.6+2223 field: inputs with known truth (src/ohmap/simulate.py).
-
-
-def mock_settings():
-    """Everything a mock galaxy depends on, passed as params so a change reruns the mock."""
-    settings = {k: v for k, v in MOCK.items() if k not in ("enabled", "galaxies")}
-    settings.update(
-        field=config["field"],
-        observations=config["observations"],
-        reference_pa=config["reference_pa"],
-    )
-    return settings
-
-
-MOCK_OBSERVATIONS = [f"{o['pa']}-{o['grism']}" for o in config["observations"]]
+# The embedded mock MACS1149.6+2223 field: inputs with known truth (ohmap.mock).
 
 
 rule simulate_lens_model:
@@ -23,12 +9,14 @@ rule simulate_lens_model:
             "results/mock/lens_models/hlsp_frontier_model_macs1149_{model}_",
             *[f"{suffix}.fits" for suffix in LENS_SUFFIXES],
         ),
-    params:
-        prefix=subpath(output[0], strip_suffix="_x-arcsec-deflect.fits"),
     log:
         "logs/simulate_lens_model/{model}.log",
     benchmark:
         "results/benchmarks/simulate_lens_model/{model}.tsv"
+    conda:
+        "../../envs/ohmap.yaml"
+    params:
+        prefix=subpath(output[0], strip_suffix="_x-arcsec-deflect.fits"),
     script:
         "../scripts/simulate_lens_model.py"
 
@@ -50,19 +38,17 @@ rule simulate_galaxy:
         truth_maps="results/mock/truth/{galaxy}_truth.fits",
         truth_row="results/mock/truth/{galaxy}_truth.ecsv",
         alignment="results/mock/truth/{galaxy}_alignment.ecsv",
-    params:
-        settings=mock_settings(),
-        outdir="results/mock",
     log:
         "logs/simulate_galaxy/{galaxy}.log",
     benchmark:
         "results/benchmarks/simulate_galaxy/{galaxy}.tsv"
+    conda:
+        "../../envs/ohmap.yaml"
+    params:
+        settings=mock_settings(),
+        outdir=subpath(output.direct_image, ancestor=2),
     script:
         "../scripts/simulate_galaxy.py"
-
-
-def mock_truth_inputs(kind):
-    return [f"results/mock/truth/{g.galaxy_id}_{kind}.ecsv" for g in mock_galaxies()]
 
 
 rule mock_truth_tables:
@@ -76,14 +62,18 @@ rule mock_truth_tables:
         galaxies="results/mock/truth/galaxies.ecsv",
         alignment="results/mock/truth/alignment.ecsv",
         sample_sheet="results/mock/galaxies.tsv",
-        sensitivity=expand("results/mock/calib/MOCK.{grism}.1st.sens.fits", grism=["G102", "G141"]),
-    params:
-        field=config["field"],
-        galaxies=MOCK.get("galaxies", "all"),
+        sensitivity=expand(
+            "results/mock/calib/MOCK.{grism}.1st.sens.fits", grism=["G102", "G141"]
+        ),
     log:
         "logs/mock_truth_tables/mock_truth_tables.log",
     benchmark:
         "results/benchmarks/mock_truth_tables.tsv"
+    conda:
+        "../../envs/ohmap.yaml"
+    params:
+        field=config["field"],
+        galaxies=MOCK.get("galaxies", "all"),
     script:
         "../scripts/mock_truth_tables.py"
 

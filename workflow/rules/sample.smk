@@ -9,16 +9,23 @@ rule agn_screening:
         fluxes="results/linemaps/sample/line_fluxes.ecsv",
     output:
         table="results/sample/agn_screening.ecsv",
-        png=report("results/sample/figures/mex.png", caption="../report/mex.rst", category="Sample",
-                   subcategory="AGN screening", labels={"figure": "Figure 6: mass-excitation"}),
+        png=report(
+            "results/sample/figures/mex.png",
+            caption="../report/mex.rst",
+            category="Sample",
+            subcategory="AGN screening",
+            labels={"figure": "Figure 6: mass-excitation"},
+        ),
         pdf="results/sample/figures/mex.pdf",
-    params:
-        masses=sample_masses(),
-        settings=SAMPLE,
     log:
         "logs/agn_screening/agn_screening.log",
     benchmark:
         "results/benchmarks/agn_screening.tsv"
+    conda:
+        "../../envs/ohmap.yaml"
+    params:
+        masses=sample_masses(),
+        settings=SAMPLE,
     script:
         "../scripts/agn_screening.py"
 
@@ -30,12 +37,14 @@ rule sample_table:
     output:
         table="results/sample/table2.ecsv",
         latex="results/sample/table2.tex",
-    params:
-        galaxies=sample_positions(),
     log:
         "logs/sample_table/sample_table.log",
     benchmark:
         "results/benchmarks/sample_table.tsv"
+    conda:
+        "../../envs/ohmap.yaml"
+    params:
+        galaxies=sample_positions(),
     script:
         "../scripts/sample_table.py"
 
@@ -44,11 +53,20 @@ rule sfr_mass_figure:
     input:
         table="results/sample/table2.ecsv",
     output:
-        png=report("results/sample/figures/sfr_mass.png", caption="../report/sfr_mass.rst", category="Sample",
-                   subcategory="scaling relations", labels={"figure": "Figure 7: SFR-M*"}),
+        png=report(
+            "results/sample/figures/sfr_mass.png",
+            caption="../report/sfr_mass.rst",
+            category="Sample",
+            subcategory="scaling relations",
+            labels={"figure": "Figure 7: SFR-M*"},
+        ),
         pdf="results/sample/figures/sfr_mass.pdf",
     log:
         "logs/sfr_mass_figure/sfr_mass_figure.log",
+    benchmark:
+        "results/benchmarks/sfr_mass_figure.tsv"
+    conda:
+        "../../envs/ohmap.yaml"
     script:
         "../scripts/sfr_mass_figure.py"
 
@@ -60,15 +78,22 @@ rule mass_metallicity:
         truth=mock_truth_table,
     output:
         fits="results/sample/mzr.ecsv",
-        png=report("results/sample/figures/mzr.png", caption="../report/mzr.rst", category="Sample",
-                   subcategory="scaling relations", labels={"figure": "Figure 8: MZR"}),
+        png=report(
+            "results/sample/figures/mzr.png",
+            caption="../report/mzr.rst",
+            category="Sample",
+            subcategory="scaling relations",
+            labels={"figure": "Figure 8: MZR"},
+        ),
         pdf="results/sample/figures/mzr.pdf",
-    params:
-        settings=SAMPLE,
     log:
         "logs/mass_metallicity/mass_metallicity.log",
     benchmark:
         "results/benchmarks/mass_metallicity.tsv"
+    conda:
+        "../../envs/ohmap.yaml"
+    params:
+        settings=SAMPLE,
     script:
         "../scripts/mass_metallicity.py"
 
@@ -79,15 +104,22 @@ rule fmr_offsets:
         literature=SAMPLE.get("literature_mzr", "resources/literature_mzr.tsv"),
     output:
         offsets="results/sample/fmr_offsets.ecsv",
-        png=report("results/sample/figures/fmr.png", caption="../report/fmr.rst", category="Sample",
-                   subcategory="scaling relations", labels={"figure": "Figure 9: FMR offsets"}),
+        png=report(
+            "results/sample/figures/fmr.png",
+            caption="../report/fmr.rst",
+            category="Sample",
+            subcategory="scaling relations",
+            labels={"figure": "Figure 9: FMR offsets"},
+        ),
         pdf="results/sample/figures/fmr.pdf",
-    params:
-        settings=SAMPLE,
     log:
         "logs/fmr_offsets/fmr_offsets.log",
     benchmark:
         "results/benchmarks/fmr_offsets.tsv"
+    conda:
+        "../../envs/ohmap.yaml"
+    params:
+        settings=SAMPLE,
     script:
         "../scripts/fmr_offsets.py"
 
@@ -98,11 +130,20 @@ rule bpt_diagram:
         radius="results/morphology/{galaxy}_radius.fits",
         fluxes="results/linemaps/{galaxy}_fluxes.ecsv",
     output:
-        png=report("results/sample/bpt/{galaxy}_bpt.png", caption="../report/bpt.rst", category="Per galaxy",
-                   subcategory="{galaxy}", labels={"galaxy": "{galaxy}", "figure": "BPT (Figure 11)"}),
+        png=report(
+            "results/sample/bpt/{galaxy}_bpt.png",
+            caption="../report/bpt.rst",
+            category="Per galaxy",
+            subcategory="{galaxy}",
+            labels={"galaxy": "{galaxy}", "figure": "BPT (Figure 11)"},
+        ),
         pdf="results/sample/bpt/{galaxy}_bpt.pdf",
     log:
         "logs/bpt_diagram/{galaxy}.log",
+    benchmark:
+        "results/benchmarks/bpt_diagram/{galaxy}.tsv"
+    conda:
+        "../../envs/ohmap.yaml"
     script:
         "../scripts/bpt_diagram.py"
 
@@ -111,15 +152,31 @@ rule gradient_trends:
     input:
         gradients="results/gradients/gradients.ecsv",
         table="results/sample/table2.ecsv",
-        literature=SAMPLE.get("literature_gradients", "resources/literature_gradients.tsv"),
+        literature=SAMPLE.get(
+            "literature_gradients", "resources/literature_gradients.tsv"
+        ),
     output:
-        redshift_png=report("results/sample/figures/gradient_redshift.png", caption="../report/gradient_redshift.rst",
-                            category="Sample", subcategory="gradients", labels={"figure": "Figure 12: gradient-z"}),
+        redshift_png=report(
+            "results/sample/figures/gradient_redshift.png",
+            caption="../report/gradient_redshift.rst",
+            category="Sample",
+            subcategory="gradients",
+            labels={"figure": "Figure 12: gradient-z"},
+        ),
         redshift_pdf="results/sample/figures/gradient_redshift.pdf",
-        mass_png=report("results/sample/figures/gradient_mass.png", caption="../report/gradient_mass.rst",
-                        category="Sample", subcategory="gradients", labels={"figure": "Figure 13: gradient-M*"}),
+        mass_png=report(
+            "results/sample/figures/gradient_mass.png",
+            caption="../report/gradient_mass.rst",
+            category="Sample",
+            subcategory="gradients",
+            labels={"figure": "Figure 13: gradient-M*"},
+        ),
         mass_pdf="results/sample/figures/gradient_mass.pdf",
     log:
         "logs/gradient_trends/gradient_trends.log",
+    benchmark:
+        "results/benchmarks/gradient_trends.tsv"
+    conda:
+        "../../envs/ohmap.yaml"
     script:
         "../scripts/gradient_trends.py"

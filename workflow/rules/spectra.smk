@@ -6,13 +6,15 @@ rule ingest_spectrum:
         spectrum_input,
     output:
         "results/spectra/{galaxy}/{galaxy}_{pa}-{grism}.fits",
-    params:
-        spectra_format=spectra_format_of,
-        calibration_dir=config.get("calibration_dir"),
     log:
         "logs/ingest_spectrum/{galaxy}_{pa}-{grism}.log",
     benchmark:
         "results/benchmarks/ingest_spectrum/{galaxy}_{pa}-{grism}.tsv"
+    conda:
+        "../../envs/ohmap.yaml"
+    params:
+        spectra_format=spectra_format_of,
+        calibration_dir=config.get("calibration_dir"),
     script:
         "../scripts/ingest_spectrum.py"
 
@@ -22,12 +24,14 @@ rule plot_spectra:
         galaxy_spectra,
     output:
         "results/spectra/{galaxy}_spectra.png",
-    params:
-        redshift=redshift_of,
     log:
         "logs/plot_spectra/{galaxy}.log",
     benchmark:
         "results/benchmarks/plot_spectra/{galaxy}.tsv"
+    conda:
+        "../../envs/ohmap.yaml"
+    params:
+        redshift=redshift_of,
     script:
         "../scripts/plot_spectra.py"
 
@@ -37,11 +41,13 @@ rule spectra_inventory:
         all_ingested_spectra,
     output:
         "results/spectra/inventory.ecsv",
-    params:
-        redshifts={gid: float(samples.loc[gid, "redshift"]) for gid in GALAXIES},
     log:
         "logs/spectra_inventory/spectra_inventory.log",
     benchmark:
         "results/benchmarks/spectra_inventory.tsv"
+    conda:
+        "../../envs/ohmap.yaml"
+    params:
+        redshifts={gid: float(samples.loc[gid, "redshift"]) for gid in GALAXIES},
     script:
         "../scripts/spectra_inventory.py"

@@ -3,18 +3,14 @@ with contours of deprojected radius every 2 kpc when the rule gives a radius map
 
 from astropy.table import Table
 
+from ohmap.gradients.products import read_radius_map
 from ohmap.linemaps.products import read_stacked_maps
 from ohmap.logs import log_to_file
-from ohmap.report.linemaps import plot_line_maps
+from ohmap.report.linemaps import missing_map_notes, plot_line_maps
 
 log = log_to_file(snakemake.log[0])
 stacked = read_stacked_maps(snakemake.input.maps)
 lines = list(Table.read(snakemake.input.fluxes, format="ascii.ecsv")["line"])
-notes = {k.split(" ", 1)[1] if " " in k else k: v for k, v in stacked["header"].items() if k.startswith("NOMAP")}
-radius = None
-if "radius" in snakemake.input.keys():
-    from ohmap.gradients.products import read_radius_map
-
-    radius = read_radius_map(snakemake.input.radius).radius_kpc
-plot_line_maps(stacked, lines, snakemake.output[0], notes, radius_kpc=radius)
+radius = read_radius_map(snakemake.input.radius).radius_kpc if "radius" in snakemake.input.keys() else None
+plot_line_maps(stacked, lines, snakemake.output[0], missing_map_notes(stacked["header"]), radius_kpc=radius)
 log.info("plotted %d line maps of %s", sum(line in stacked for line in lines), snakemake.wildcards.galaxy)

@@ -6,9 +6,5 @@ from ohmap.logs import log_to_file
 from ohmap.report.sample import plot_sfr_mass
 
 log = log_to_file(snakemake.log[0])
-table = Table.read(snakemake.input.table, format="ascii.ecsv")
-for col in ("sfr_limit",):
-    if hasattr(table[col], "filled"):
-        table[col] = table[col].filled("")
-plot_sfr_mass(table, snakemake.output.png.removesuffix(".png"))
+plot_sfr_mass(Table.read(snakemake.input.table, format="ascii.ecsv"), snakemake.output.png.removesuffix(".png"))
 log.info("wrote %s", snakemake.output.png)

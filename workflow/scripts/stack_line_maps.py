@@ -29,13 +29,6 @@ reference_key = tuple(snakemake.params.reference.split("-"))
 lines = snakemake.params.lines or list(dict.fromkeys(n for ex in extractions.values() for n in ex.maps))
 result = stack_galaxy(extractions, alignments, reference_key, lines, settings,
                       stacking.get("kernel", "lanczos3"), joint)
-for row in result.vetting:
-    log.info("%s-%s %s: %s (%s)", row["pa"], row["grism"], row["line"], row["status"], row["reason"])
-for row in result.fluxes:
-    log.info("%s (%s): %d maps, %.2f +- %.2f 1e-17 erg/s/cm2 (per-PA %.2f +- %.2f)", row["line"], row["method"],
-             row["n_maps"], row["flux"], row["flux_error"], row["flux_per_pa"], row["flux_per_pa_error"])
-for line, note in result.notes.items():
-    log.warning("%s: no stacked map: %s", line, note)
 reference = extractions[reference_key]
 direct = None
 if reference.direct_image is not None:

@@ -6,7 +6,7 @@ Two independent measurements of the gradient d(12+log(O/H))/dr of each galaxy (T
 * **Individual spaxel** (:func:`~ohmap.gradients.individual_spaxels.individual_spaxel_gradient`):
   a straight line through the metallicity of every fitted spaxel (2 x 2 binned maps, at least
   one line at S/N >= 5) against its source-plane de-projected galactocentric radius.
-* **Radial annulus** (:mod:`ohmap.gradients.radial_annuli.radial_annuli`): spaxels grouped into annuli of
+* **Radial annulus** (:mod:`ohmap.gradients.radial_annuli`): spaxels grouped into annuli of
   increasing radius, each wide enough for its summed flux of one line to reach S/N >= 15; the
   summed line fluxes of each annulus are fitted like a spaxel's
   (:func:`ohmap.inference.fitting.fit_fluxes`) and a line is drawn through the annuli's
@@ -23,7 +23,7 @@ Modules, in the order data flow through them:
 * morphology and radius: :mod:`~ohmap.gradients.source_plane`,
   :mod:`~ohmap.gradients.morphology`, :mod:`~ohmap.gradients.radius`;
 * gradients: :mod:`~ohmap.gradients.linear_fit`, :mod:`~ohmap.gradients.result`,
-  :mod:`~ohmap.gradients.individual_spaxels`, :mod:`~ohmap.gradients.radial_annuli.radial_annuli`;
+  :mod:`~ohmap.gradients.individual_spaxels`, :mod:`~ohmap.gradients.radial_annuli`;
 * :mod:`~ohmap.gradients.products`: the morphology table and radius maps.
 
 Units: 12+log(O/H) in dex, radius in proper kpc (source plane, de-projected), gradients in

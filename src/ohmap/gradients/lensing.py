@@ -82,8 +82,9 @@ def _as_output(value: np.ndarray):
     return value[()] if value.ndim == 0 else value
 
 
-class LensModel:
-    """A cluster lens model on a pixel grid, normalised to D_ls/D_s = 1.
+class LensGrid:
+    """The four maps of a lens model on their pixel grid: where a sky position falls on them,
+    and the maps' values there.
 
     Parameters
     ----------
@@ -93,8 +94,6 @@ class LensModel:
         Convergence and shear magnitude, same shape.
     wcs : astropy.wcs.WCS
         Celestial WCS of the maps.
-    z_lens : float
-        Lens redshift.
     name : str, optional
         Model name used in messages.
     source : str or os.PathLike, optional
@@ -107,8 +106,8 @@ class LensModel:
     the outermost pixel centres the edge value is used.
     """
 
-    def __init__(self, alpha_x, alpha_y, kappa, gamma, wcs: WCS, z_lens: float,
-                 name: str | None = None, source: str | os.PathLike | None = None):
+    def __init__(self, alpha_x, alpha_y, kappa, gamma, wcs: WCS, name: str | None = None,
+                 source: str | os.PathLike | None = None):
         self.name = name or "lens model"
         self.source = None if source is None else os.fspath(source)
         where = self.source or self.name
@@ -123,17 +122,61 @@ class LensModel:
                 raise InputError(where, f"{key} map holds non-finite values")
         if wcs.naxis != 2 or not wcs.has_celestial:
             raise InputError(where, "the WCS must be a 2D celestial (RA/Dec) WCS")
-        if z_lens is None or not np.isfinite(float(z_lens)) or float(z_lens) < 0:
-            raise InputError(where, f"z_lens must be a finite redshift >= 0, got {z_lens}")
         self.alpha_x = maps["alpha_x"]
         self.alpha_y = maps["alpha_y"]
         self.kappa = maps["kappa"]
         self.gamma = maps["gamma"]
         self.wcs = wcs
-        self.z_lens = float(z_lens)
         self.shape = shape
         #: Arcsec per pixel along the x and y pixel axes.
         self.pixel_scales = pixel_scales_arcsec(wcs)
+
+    def _pixels(self, ra, dec):
+        """0-based pixel coordinates of sky positions, checked to fall on the maps."""
+        ra, dec = np.broadcast_arrays(np.asarray(ra, dtype=float), np.asarray(dec, dtype=float))
+        x, y = self.wcs.world_to_pixel_values(ra, dec)
+        x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        ny, nx = self.shape
+        # NaN (e.g. a position on the far side of the sky for TAN) counts as outside.
+        inside = (x >= -0.5) & (x <= nx - 0.5) & (y >= -0.5) & (y <= ny - 0.5)
+        if not np.all(inside):
+            bad = np.flatnonzero(~inside.ravel())
+            i = bad[0]
+            raise InputError(
+                self.source or self.name,
+                f"{bad.size} of {inside.size} position(s) fall outside the lens-model map "
+                f"(first: RA={ra.ravel()[i]:.7f}, Dec={dec.ravel()[i]:.7f} deg at pixel "
+                f"x={x.ravel()[i]:.1f}, y={y.ravel()[i]:.1f}; the map covers "
+                f"x, y in [-0.5, {nx - 0.5}] x [-0.5, {ny - 0.5}])",
+            )
+        return x, y
+
+    def _sample(self, image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Bilinear interpolation of ``image`` at 0-based pixel positions."""
+        ny, nx = self.shape
+        # Clamp the half-pixel border onto the edge pixels rather than extrapolating.
+        coords = np.vstack([np.clip(y, 0, ny - 1).ravel(), np.clip(x, 0, nx - 1).ravel()])
+        return map_coordinates(image, coords, order=1, mode="nearest").reshape(x.shape)
+
+
+class LensModel(LensGrid):
+    """A cluster lens model on a pixel grid, normalised to D_ls/D_s = 1, at a lens redshift.
+
+    Parameters
+    ----------
+    alpha_x, alpha_y, kappa, gamma, wcs, name, source
+        The maps and their grid, as for :class:`LensGrid`.
+    z_lens : float
+        Lens redshift.
+    """
+
+    def __init__(self, alpha_x, alpha_y, kappa, gamma, wcs: WCS, z_lens: float,
+                 name: str | None = None, source: str | os.PathLike | None = None):
+        super().__init__(alpha_x, alpha_y, kappa, gamma, wcs, name=name, source=source)
+        if z_lens is None or not np.isfinite(float(z_lens)) or float(z_lens) < 0:
+            raise InputError(self.source or self.name,
+                             f"z_lens must be a finite redshift >= 0, got {z_lens}")
+        self.z_lens = float(z_lens)
 
     @classmethod
     def from_hff(cls, prefix: str | os.PathLike, z_lens: float | None = None,
@@ -167,38 +210,9 @@ class LensModel:
         return cls(maps.alpha_x, maps.alpha_y, maps.kappa, maps.gamma, maps.wcs, z_lens,
                    name=name or os.path.basename(os.fspath(prefix)), source=prefix)
 
-    # ---- helpers -----------------------------------------------------------------------
-
     def scale(self, z_source: float) -> float:
         """Scale factor s = D_ls/D_s for a source at ``z_source``; see :func:`distance_ratio`."""
         return distance_ratio(self.z_lens, z_source)
-
-    def _pixels(self, ra, dec):
-        """0-based pixel coordinates of sky positions, checked to fall on the maps."""
-        ra, dec = np.broadcast_arrays(np.asarray(ra, dtype=float), np.asarray(dec, dtype=float))
-        x, y = self.wcs.world_to_pixel_values(ra, dec)
-        x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-        ny, nx = self.shape
-        # NaN (e.g. a position on the far side of the sky for TAN) counts as outside.
-        inside = (x >= -0.5) & (x <= nx - 0.5) & (y >= -0.5) & (y <= ny - 0.5)
-        if not np.all(inside):
-            bad = np.flatnonzero(~inside.ravel())
-            i = bad[0]
-            raise InputError(
-                self.source or self.name,
-                f"{bad.size} of {inside.size} position(s) fall outside the lens-model map "
-                f"(first: RA={ra.ravel()[i]:.7f}, Dec={dec.ravel()[i]:.7f} deg at pixel "
-                f"x={x.ravel()[i]:.1f}, y={y.ravel()[i]:.1f}; the map covers "
-                f"x, y in [-0.5, {nx - 0.5}] x [-0.5, {ny - 0.5}])",
-            )
-        return x, y
-
-    def _sample(self, image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Bilinear interpolation of ``image`` at 0-based pixel positions."""
-        ny, nx = self.shape
-        # Clamp the half-pixel border onto the edge pixels rather than extrapolating.
-        coords = np.vstack([np.clip(y, 0, ny - 1).ravel(), np.clip(x, 0, nx - 1).ravel()])
-        return map_coordinates(image, coords, order=1, mode="nearest").reshape(x.shape)
 
     # ---- scaled map values ------------------------------------------------------------
 

@@ -433,29 +433,8 @@ def fit_source_morphology(mass_map, wcs: WCS, lens: LensModel, z_source: float, 
     peak = image[mask].max()
     data = image[mask] / peak
     sx, sy = dx[mask], dy[mask]
-
-    extra = np.zeros((n, 2, 2))
-    if pixel_integration or psf_fwhm_arcsec > 0:
-        jac = _pixel_jacobians(dx, dy)[mask]  # arcsec (source) per image pixel
-        var_pix = 1.0 / 12.0 if pixel_integration else 0.0
-        scale = float(np.mean(proj_plane_pixel_scales(wcs) * 3600.0))
-        var_psf = (float(psf_fwhm_arcsec) / _FWHM_PER_SIGMA / scale) ** 2
-        extra = (var_pix + var_psf) * np.einsum("nij,nkj->nik", jac, jac)
-
-    # Start: weighted moments of the samples (weights = area x surface density).
-    mw = w * data
-    x0 = np.sum(mw * sx) / mw.sum()
-    y0 = np.sum(mw * sy) / mw.sum()
-    cxx = np.sum(mw * (sx - x0) ** 2) / mw.sum()
-    cyy = np.sum(mw * (sy - y0) ** 2) / mw.sum()
-    cxy = np.sum(mw * (sx - x0) * (sy - y0)) / mw.sum()
-    floor = 1e-8 + 1e-4 * (cxx + cyy)
-    cxx, cyy = max(cxx, floor), max(cyy, floor)
-    l11 = math.sqrt(cxx)
-    l21 = cxy / l11
-    l22 = math.sqrt(max(cyy - l21**2, floor))
-    p0 = np.array([1.0, x0, y0, math.log(l11), l21, math.log(l22)])
-
+    extra = _footprint_moments(dx, dy, mask, wcs, pixel_integration, psf_fwhm_arcsec)
+    p0 = _moment_start(w * data, sx, sy)
     sqw = np.sqrt(w)
 
     def residuals(p):
@@ -468,14 +447,7 @@ def fit_source_morphology(mass_map, wcs: WCS, lens: LensModel, z_source: float, 
     if not res.success or not np.all(np.isfinite(res.x)):
         raise InputError(where, f"the elliptical-Gaussian fit did not converge: {res.message}")
     p = res.x
-    dof = max(n - p.size, 1)
-    chi2 = float(np.sum(res.fun**2))
-    red = chi2 / dof
-    jtj = res.jac.T @ res.jac
-    try:
-        cov_p = np.linalg.inv(jtj) * red * float(pixels_per_beam)
-    except np.linalg.LinAlgError:
-        cov_p = np.full((p.size, p.size), np.nan)
+    red, cov_p = _scaled_covariance(res, n, pixels_per_beam)
     perr = np.sqrt(np.clip(np.diag(cov_p), 0.0, None))
     major, minor, q, pa, inc = _derived(p)
     dmajor, dminor, dq, dpa, dinc = _derived_errors(p, cov_p)
@@ -490,3 +462,46 @@ def fit_source_morphology(mass_map, wcs: WCS, lens: LensModel, z_source: float, 
         galaxy="" if galaxy is None else str(galaxy), lens_model=str(lens.name),
         n_pixels=n, reduced_chi2=red, threshold=float(threshold),
     )
+
+
+def _footprint_moments(dx, dy, mask, wcs, pixel_integration: bool, psf_fwhm_arcsec: float):
+    """Second moments (arcsec^2, source plane) of each selected pixel's footprint and of the PSF,
+    mapped through the local lens Jacobian: what the model Gaussian is averaged over."""
+    extra = np.zeros((int(mask.sum()), 2, 2))
+    if pixel_integration or psf_fwhm_arcsec > 0:
+        jac = _pixel_jacobians(dx, dy)[mask]  # arcsec (source) per image pixel
+        var_pix = 1.0 / 12.0 if pixel_integration else 0.0
+        scale = float(np.mean(proj_plane_pixel_scales(wcs) * 3600.0))
+        var_psf = (float(psf_fwhm_arcsec) / _FWHM_PER_SIGMA / scale) ** 2
+        extra = (var_pix + var_psf) * np.einsum("nij,nkj->nik", jac, jac)
+    return extra
+
+
+def _moment_start(mw, sx, sy) -> np.ndarray:
+    """Starting parameters from the moments of the samples weighted by ``mw`` (area x surface
+    density): amplitude 1, centroid, and the Cholesky factor of the second moments."""
+    x0 = np.sum(mw * sx) / mw.sum()
+    y0 = np.sum(mw * sy) / mw.sum()
+    cxx = np.sum(mw * (sx - x0) ** 2) / mw.sum()
+    cyy = np.sum(mw * (sy - y0) ** 2) / mw.sum()
+    cxy = np.sum(mw * (sx - x0) * (sy - y0)) / mw.sum()
+    floor = 1e-8 + 1e-4 * (cxx + cyy)
+    cxx, cyy = max(cxx, floor), max(cyy, floor)
+    l11 = math.sqrt(cxx)
+    l21 = cxy / l11
+    l22 = math.sqrt(max(cyy - l21**2, floor))
+    return np.array([1.0, x0, y0, math.log(l11), l21, math.log(l22)])
+
+
+def _scaled_covariance(res, n: int, pixels_per_beam: float):
+    """Reduced chi-square and the parameter covariance ``(J^T W J)^-1`` scaled by it and by
+    ``pixels_per_beam`` (NaN when singular)."""
+    dof = max(n - res.x.size, 1)
+    chi2 = float(np.sum(res.fun**2))
+    red = chi2 / dof
+    jtj = res.jac.T @ res.jac
+    try:
+        cov_p = np.linalg.inv(jtj) * red * float(pixels_per_beam)
+    except np.linalg.LinAlgError:
+        cov_p = np.full((res.x.size, res.x.size), np.nan)
+    return red, cov_p

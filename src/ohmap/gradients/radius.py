@@ -7,6 +7,7 @@ the galaxy's centre deprojected with the galaxy's axis ratio and major-axis orie
 
 from __future__ import annotations
 
+import logging
 from typing import NamedTuple
 
 import numpy as np
@@ -17,6 +18,8 @@ from ohmap.inference.nebular import kpc_per_arcsec
 from .lensing import LensModel
 from .morphology import SourceMorphology
 from .source_plane import frame_source_offsets
+
+log = logging.getLogger(__name__)
 
 
 class RadiusMap(NamedTuple):
@@ -107,3 +110,43 @@ def radius_map(lens: LensModel, z_source: float, ra0: float, dec0: float, frame_
     else:
         radius = deprojected_radius(dx, dy, morphology, z_source)
     return RadiusMap(np.asarray(radius, float), dx, dy)
+
+
+def stacked_map_radii(lens, morphology, galaxy: dict, header, shape, bin_pixels: int) -> dict:
+    """Radius maps on a galaxy's stacked-map grid and on its spaxel grid, with their FITS cards.
+
+    Parameters
+    ----------
+    lens : ohmap.gradients.lensing.LensModel
+    morphology : ohmap.gradients.morphology.SourceMorphology
+    galaxy : dict
+        ``galaxy_id``, ``redshift``, ``ra_deg``, ``dec_deg``, ``lens_model``.
+    header : mapping
+        The stacked maps' header: ``PIXSCALE`` (arcsec/pixel), ``PA_X`` (deg E of N of +x),
+        ``REF_PA``.
+    shape : tuple of int
+        Shape of the stacked maps.
+    bin_pixels : int
+        Stacked-map pixels per spaxel side.
+
+    Returns
+    -------
+    dict
+        ``"pixels"`` and ``"spaxels"`` -> (:class:`RadiusMap`, header cards); the spaxel radii
+        are averaged over ``bin_pixels`` x ``bin_pixels`` sub-positions.
+    """
+    gid, z = galaxy["galaxy_id"], galaxy["redshift"]
+    pixel = float(header["PIXSCALE"])
+    frame_pa = float(header["PA_X"])
+    out = {}
+    for kind, scale, grid in (("pixels", pixel, shape),
+                              ("spaxels", pixel * bin_pixels, (shape[0] // bin_pixels, shape[1] // bin_pixels))):
+        radius = radius_map(lens, z, galaxy["ra_deg"], galaxy["dec_deg"], frame_pa, scale, grid, morphology,
+                            supersample=bin_pixels if kind == "spaxels" else 1)
+        cards = {"OBJECT": (gid, "galaxy id"), "REDSHIFT": (z, "catalogue redshift"),
+                 "PA_X": (frame_pa, "[deg] E of N of the map +x axis"), "PIXSCALE": (scale, "[arcsec/pixel]"),
+                 "LENSMOD": (galaxy["lens_model"], "lens model"), "REF_PA": (header["REF_PA"], "reference PA of the grid")}
+        out[kind] = (radius, cards | morphology.header_cards())
+        log.info("galaxy %s: radius map %dx%d at %.3f arcsec/pixel, %.2f-%.2f kpc", gid, grid[0], grid[1], scale,
+                 float(radius.radius_kpc.min()), float(radius.radius_kpc.max()))
+    return out

@@ -107,10 +107,14 @@ def fit_fluxes(model: LineFluxModel, flux, error, keys, settings: SamplerSetting
         cov = None if covariances is None else covariances[block[0]]
         if cov is not None:
             obs = flux[block[0]]
-            one = (lambda th: model.log_posterior(th, obs, None, cov))
+
+            def one(th):
+                return model.log_posterior(th, obs, None, cov)
         else:
             obs = ObservedFluxes.of(flux[block][:, None, :], error[block][:, None, :])
-            one = (lambda th: model.log_posterior(th, ObservedFluxes(obs.flux[0], obs.variance[0], obs.use[0])))
+
+            def one(th):
+                return model.log_posterior(th, ObservedFluxes(obs.flux[0], obs.variance[0], obs.use[0]))
         if settings.engine == "emcee":
             chains = sample_emcee(one, initial[block[0]], rngs[block[0]], settings)
         elif cov is not None:

@@ -107,18 +107,7 @@ class LineFluxModel:
         self.k = extinction_curve([L.LINES_BY_NAME[n].wavelength for n in self.lines], s.rv)
         self.scatter = np.array([self._scatter_dex(n) for n in self.lines])
         self._ha_ratio = 10 ** self.calibration.log_ratio("Ha", 0.0)
-        # log10 R_i(x) of all lines from one coefficient matrix (degree, n_lines); the
-        # denominator H-alpha's constant is folded into [SII]'s row.
-        degree = max(len(self.calibration.ratios[n].coefficients) for n in self.lines if n != "Hb") \
-            if any(n != "Hb" for n in self.lines) else 1
-        self._coefficients = np.zeros((degree, len(self.lines)))
-        for j, line in enumerate(self.lines):
-            if line == "Hb":
-                continue
-            ratio = self.calibration.ratios[line]
-            self._coefficients[:len(ratio.coefficients), j] = ratio.coefficients
-            if ratio.denominator == "Ha":
-                self._coefficients[0, j] += np.log10(self._ha_ratio)
+        self._coefficients = _log_ratio_coefficients(self.calibration, self.lines, self._ha_ratio)
         self._is_ha = np.array([n == "Ha" for n in self.lines])
         self._log_scatter_factor = _LN10 * self.scatter
 
@@ -191,7 +180,8 @@ class LineFluxModel:
         """
         mu, sigma_model = self.expected(theta)
         if covariance is not None:
-            return self._log_likelihood_covariance(mu, sigma_model, flux, covariance)
+            return _covariance_log_likelihood(mu, sigma_model, flux, covariance,
+                                              self.settings.likelihood == "gaussian")
         obs = flux if isinstance(flux, ObservedFluxes) else ObservedFluxes.of(flux, error)
         var = obs.variance + sigma_model**2
         terms = (obs.flux - mu) ** 2 / var
@@ -203,19 +193,6 @@ class LineFluxModel:
         for j in range(1, terms.shape[-1]):
             total = total + terms[..., j]
         return -0.5 * total
-
-    def _log_likelihood_covariance(self, mu, sigma_model, flux, covariance):
-        flux = np.asarray(flux, dtype=float)
-        cov = np.asarray(covariance, dtype=float)
-        use = np.isfinite(flux) & np.isfinite(np.diag(cov)) & (np.diag(cov) > 0)
-        idx = np.flatnonzero(use)
-        v = cov[np.ix_(idx, idx)] + np.einsum("...i,ij->...ij", sigma_model[..., idx] ** 2, np.eye(idx.size))
-        r = flux[idx] - mu[..., idx]
-        sol = np.linalg.solve(v, r[..., None])[..., 0]
-        out = -0.5 * np.sum(r * sol, axis=-1)
-        if self.settings.likelihood == "gaussian":
-            out = out - 0.5 * np.linalg.slogdet(v)[1]
-        return out
 
     def log_posterior(self, theta, flux, error=None, covariance=None):
         """ln prior + ln likelihood (up to a constant); -inf outside the prior. ``flux`` may
@@ -250,3 +227,35 @@ class LineFluxModel:
             p[:, 3] = rng.uniform(self.lower[3], self.upper[3], n_walkers)
         margin = 1e-6 * (self.upper - self.lower)
         return np.clip(p, self.lower + margin, self.upper - margin)
+
+
+def _log_ratio_coefficients(calibration, lines, ha_ratio: float) -> np.ndarray:
+    """log10 R_i(x) of all ``lines`` as one polynomial coefficient matrix ``(degree, n_lines)``
+    (lowest power first); the denominator H-alpha's constant is folded into [SII]'s row."""
+    degree = max(len(calibration.ratios[n].coefficients) for n in lines if n != "Hb") \
+        if any(n != "Hb" for n in lines) else 1
+    coefficients = np.zeros((degree, len(lines)))
+    for j, line in enumerate(lines):
+        if line == "Hb":
+            continue
+        ratio = calibration.ratios[line]
+        coefficients[:len(ratio.coefficients), j] = ratio.coefficients
+        if ratio.denominator == "Ha":
+            coefficients[0, j] += np.log10(ha_ratio)
+    return coefficients
+
+
+def _covariance_log_likelihood(mu, sigma_model, flux, covariance, gaussian: bool):
+    """ln L with a full covariance of the observed fluxes plus the model's intrinsic scatter on
+    the diagonal (one object; lines with non-finite flux or variance left out)."""
+    flux = np.asarray(flux, dtype=float)
+    cov = np.asarray(covariance, dtype=float)
+    use = np.isfinite(flux) & np.isfinite(np.diag(cov)) & (np.diag(cov) > 0)
+    idx = np.flatnonzero(use)
+    v = cov[np.ix_(idx, idx)] + np.einsum("...i,ij->...ij", sigma_model[..., idx] ** 2, np.eye(idx.size))
+    r = flux[idx] - mu[..., idx]
+    sol = np.linalg.solve(v, r[..., None])[..., 0]
+    out = -0.5 * np.sum(r * sol, axis=-1)
+    if gaussian:
+        out = out - 0.5 * np.linalg.slogdet(v)[1]
+    return out

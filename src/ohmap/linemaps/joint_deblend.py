@@ -77,6 +77,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import linalg, sparse
@@ -260,17 +261,58 @@ def joint_deblend(group, entries, out_shape, footprint, settings: JointDeblendSe
     support = _support(footprint, [(lab, ex, t) for lab, ex, t, _ in usable],
                        settings.support_grow_pixels, pad, settings.kernel)
     sup_idx = np.flatnonzero(support.ravel())
-    n_sup = sup_idx.size
 
-    # Per entry: data vector, weights and the operator on [line blocks of the support].
     present = [name for name in group
                if any(parent == name for *_, mem in usable for _, parent, _ in mem)]
+    n_all = len(present) * sup_idx.size
+    systems, overlaps = _data_systems(usable, present, sup_idx, grid, settings.kernel)
+    if not systems or n_all == 0:
+        return {}, dict(notes=notes + ["nothing to fit"], residual={}, time_s=time.perf_counter() - t0)
+
+    # Unknowns that no valid data pixel touches are left out (their error is infinite).
+    data_weight = np.zeros(n_all)
+    for s in systems:
+        data_weight += np.asarray(s["a"].multiply(s["a"]).T @ s["w"]).ravel()
+    keep = np.flatnonzero(data_weight > 0)
+    if keep.size == 0:
+        return {}, dict(notes=notes + ["no valid data pixel on the modelled columns"], residual={},
+                        time_s=time.perf_counter() - t0)
+    for s in systems:
+        s["a"] = s["a"][:, keep].tocsr()
+
+    prior_sigma = _prior_sigma(systems, settings.prior_scale)
+    solution = _solve(systems, keep.size, prior_sigma, settings)
+    inner = (slice(pad, pad + n_out), slice(pad, pad + m_out))
+    maps, per_line, ap_vectors = _line_maps(present, systems, solution, support, sup_idx, keep, grid,
+                                            inner, footprint, prior_sigma, settings, notes)
+    for name in group:
+        if name not in present:
+            notes.append(f"{name}: on no PA-grism's spectrum")
+    # The lines' aperture fluxes are anti-correlated where their split is uncertain: line
+    # ratios need the covariance, not just the two errors.
+    names = list(ap_vectors)
+    cov = np.array([[float(ap_vectors[a][0] @ ap_vectors[b][1]) for b in names] for a in names])
+    diagnostics = dict(
+        residual=_residual(systems, solution), aperture_covariance=(names, cov),
+        prior_sigma=prior_sigma, ridge_lambda=solution.lam, variance_method=solution.method,
+        n_unknowns=keep.size, support=support[inner], unmodelled_overlaps=sorted(set(overlaps)),
+        lines=per_line, notes=notes, time_s=time.perf_counter() - t0,
+    )
+    for label, other in diagnostics["unmodelled_overlaps"]:
+        log.info("%s: line %s lands on the columns modelled for %s and is not modelled", label, other,
+                 ",".join(group))
+    return maps, diagnostics
+
+
+def _data_systems(usable, present, sup_idx, grid, kernel):
+    """Per PA-grism: the data vector, weights and the operator on [line blocks of the support];
+    and the (PA-grism, line) pairs where a line outside the group lands on the modelled columns."""
+    n_sup = sup_idx.size
     block = {name: i for i, name in enumerate(present)}
-    n_all = len(present) * n_sup
     systems = []
     overlaps = []
     for label, ex, transform, members in usable:
-        lo, hi, ops = forward_operator(ex, transform, members, grid, settings.kernel)
+        lo, hi, ops = forward_operator(ex, transform, members, grid, kernel)
         ny = ex.cleaned.shape[0]
         blocks = [None] * len(present)
         for parent, coef, b in ops:
@@ -292,29 +334,34 @@ def joint_deblend(group, entries, out_shape, footprint, settings: JointDeblendSe
                 continue
             if _image_reaches(ex.footprint, col, cols_touched):
                 overlaps.append((label, other))
+    return systems, overlaps
 
-    if not systems or n_all == 0:
-        return {}, dict(notes=notes + ["nothing to fit"], residual={}, time_s=time.perf_counter() - t0)
 
-    # Unknowns that no valid data pixel touches are left out (their error is infinite).
-    data_weight = np.zeros(n_all)
-    for s in systems:
-        data_weight += np.asarray(s["a"].multiply(s["a"]).T @ s["w"]).ravel()
-    keep = np.flatnonzero(data_weight > 0)
-    n = keep.size
-    if n == 0:
-        return {}, dict(notes=notes + ["no valid data pixel on the modelled columns"], residual={},
-                        time_s=time.perf_counter() - t0)
-    for s in systems:
-        s["a"] = s["a"][:, keep].tocsr()
-
+def _prior_sigma(systems, prior_scale: float) -> float:
+    """Width of the ridge prior: ``prior_scale`` x the 99.5th percentile of the absolute data
+    (the median error where the data are all zero)."""
     data_abs = np.concatenate([np.abs(s["d"]) for s in systems])
     peak = float(np.percentile(data_abs, 99.5)) if data_abs.size else 0.0
     if not peak > 0:
         peak = float(np.median(np.concatenate([1.0 / np.sqrt(s["w"]) for s in systems])))
-    prior_sigma = settings.prior_scale * peak
-    lam = 1.0 / prior_sigma**2
+    return prior_scale * peak
 
+
+@dataclass
+class _Solution:
+    """The ridge-regularised least-squares solution and its posterior variances."""
+
+    x: np.ndarray
+    var: np.ndarray
+    inflation: np.ndarray
+    lu: object
+    lam: float
+    method: str
+
+
+def _solve(systems, n: int, prior_sigma: float, settings: JointDeblendSettings) -> _Solution:
+    """Solve ``(A^T W A + I / prior_sigma**2) x = A^T W d`` and the posterior variances."""
+    lam = 1.0 / prior_sigma**2
     q = sparse.identity(n, format="csc") * lam
     rhs = np.zeros(n)
     for s in systems:
@@ -327,7 +374,6 @@ def joint_deblend(group, entries, out_shape, footprint, settings: JointDeblendSe
     x = lu.solve(rhs)
     q_diag = q.diagonal()
 
-    # Posterior variances.
     rng = np.random.default_rng(settings.seed)
     if n <= settings.exact_max_unknowns:
         method = "exact (dense Cholesky inverse)"
@@ -346,31 +392,37 @@ def joint_deblend(group, entries, out_shape, footprint, settings: JointDeblendSe
         samples = lu.solve(z)
         cond = (q @ samples - q_diag[:, None] * samples) / q_diag[:, None]
         var = 1.0 / q_diag + np.mean(cond**2, axis=1)
-    inflation = np.sqrt(var * q_diag)
+    return _Solution(x, var, np.sqrt(var * q_diag), lu, lam, method)
 
-    # Residual: chi2 and dof = n_data - trace(Q^-1 A^T W A) = n_data - (n - lam * trace(Q^-1)).
+
+def _residual(systems, solution: _Solution) -> dict:
+    """chi2 of the fit and dof = n_data - trace(Q^-1 A^T W A) = n_data - (n - lam * trace(Q^-1))."""
     chi2, n_data, per_entry = 0.0, 0, {}
     for s in systems:
-        r = s["d"] - s["a"] @ x
+        r = s["d"] - s["a"] @ solution.x
         c = float(np.sum(s["w"] * r**2))
         chi2 += c
         n_data += r.size
         per_entry[s["label"]] = c / max(r.size, 1)
-    dof = n_data - (n - lam * float(np.sum(var)))
-    residual = dict(chi2=chi2, n_data=n_data, dof=dof, chi2_per_dof=chi2 / dof if dof > 0 else np.nan,
-                    per_entry=per_entry)
+    dof = n_data - (solution.x.size - solution.lam * float(np.sum(solution.var)))
+    return dict(chi2=chi2, n_data=n_data, dof=dof, chi2_per_dof=chi2 / dof if dof > 0 else np.nan,
+                per_entry=per_entry)
 
-    # Back to maps on the reference grid.
+
+def _line_maps(present, systems, solution, support, sup_idx, keep, grid, inner, footprint,
+               prior_sigma, settings, notes):
+    """The solution back on the reference grid: a StackedMap, the diagnostics and the aperture
+    vectors (with their solves) of every line."""
+    n_sup = sup_idx.size
+    n_all = len(present) * n_sup
     full_x = np.zeros(n_all)
     full_var = np.full(n_all, np.inf)
     full_infl = np.full(n_all, np.nan)
-    full_x[keep] = x
-    full_var[keep] = var
-    full_infl[keep] = inflation
-    inner = (slice(pad, pad + n_out), slice(pad, pad + m_out))
+    full_x[keep] = solution.x
+    full_var[keep] = solution.var
+    full_infl[keep] = solution.inflation
     maps, per_line, ap_vectors = {}, {}, {}
-    for name in present:
-        j = block[name]
+    for j, name in enumerate(present):
         sl = slice(j * n_sup, (j + 1) * n_sup)
 
         def to_grid(values, fill):
@@ -402,8 +454,8 @@ def joint_deblend(group, entries, out_shape, footprint, settings: JointDeblendSe
         ap_full[sl] = ap.ravel()[sup_idx]
         if np.any(footprint) and np.all(np.isfinite(err_c[footprint])):
             a_vec = ap_full[keep]
-            ap_vectors[name] = (a_vec, lu.solve(a_vec))
-            sm.aperture_flux = float(a_vec @ x)
+            ap_vectors[name] = (a_vec, solution.lu.solve(a_vec))
+            sm.aperture_flux = float(a_vec @ solution.x)
             sm.aperture_error = float(np.sqrt(a_vec @ ap_vectors[name][1]))
         infl = to_grid(full_infl, np.nan)[inner]
         prior_dom = np.isfinite(err_c) & (err_c > settings.prior_dominated_ratio * prior_sigma)
@@ -421,23 +473,7 @@ def joint_deblend(group, entries, out_shape, footprint, settings: JointDeblendSe
             notes.append(f"{name}: constrained by {len(contributors)} PA-grism only; degenerate pixels "
                          f"are held by the prior (sigma {prior_sigma:.3g}) and carry errors near it")
         maps[name] = sm
-    for name in group:
-        if name not in present:
-            notes.append(f"{name}: on no PA-grism's spectrum")
-    # The lines' aperture fluxes are anti-correlated where their split is uncertain: line
-    # ratios need the covariance, not just the two errors.
-    names = list(ap_vectors)
-    cov = np.array([[float(ap_vectors[a][0] @ ap_vectors[b][1]) for b in names] for a in names])
-    diagnostics = dict(
-        residual=residual, aperture_covariance=(names, cov), prior_sigma=prior_sigma,
-        ridge_lambda=lam, variance_method=method, n_unknowns=n, support=support[inner],
-        unmodelled_overlaps=sorted(set(overlaps)), lines=per_line, notes=notes,
-        time_s=time.perf_counter() - t0,
-    )
-    for label, other in diagnostics["unmodelled_overlaps"]:
-        log.info("%s: line %s lands on the columns modelled for %s and is not modelled", label, other,
-                 ",".join(group))
-    return maps, diagnostics
+    return maps, per_line, ap_vectors
 
 
 def _image_reaches(footprint, column, columns_touched) -> bool:

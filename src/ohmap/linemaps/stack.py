@@ -217,6 +217,13 @@ def stack_galaxy(extractions: dict, alignments: dict, reference_key, lines, sett
     if joint is not None:
         diagnostics = _joint_groups(extractions, alignments, reference, lines, accepted, stacks, fluxes,
                                     notes, joint)
+    for row in vetting:
+        log.info("%s-%s %s: %s (%s)", row["pa"], row["grism"], row["line"], row["status"], row["reason"])
+    for row in fluxes:
+        log.info("%s (%s): %d maps, %.2f +- %.2f 1e-17 erg/s/cm2 (per-PA %.2f +- %.2f)", row["line"], row["method"],
+                 row["n_maps"], row["flux"], row["flux_error"], row["flux_per_pa"], row["flux_per_pa_error"])
+    for line, note in notes.items():
+        log.warning("%s: no stacked map: %s", line, note)
     return GalaxyStack(stacks, vetting, fluxes, notes, diagnostics)
 
 

@@ -120,3 +120,8 @@ def load_mock_inputs(table2, table5, mock_yaml) -> tuple[list[MockGalaxy], dict]
             )
         )
     return galaxies, mock["cluster"]
+
+
+def select_galaxies(galaxies, wanted="all") -> list:
+    """The mock galaxies named in ``wanted`` (a list of ids, or ``"all"``), in table order."""
+    return [g for g in galaxies if wanted == "all" or g.galaxy_id in wanted]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
+from astropy.table import vstack
 from astropy.wcs import WCS
 
 from ohmap.io.atomic import write_fits_atomic
@@ -144,3 +145,19 @@ def write_truth_maps(path, gal, truth, truth_unconvolved, ref_frame_pa, row) -> 
     av.header["CONTENT"] = "nebular A_V"
     hdus.append(av)
     write_fits_atomic(fits.HDUList(hdus), Path(path))
+
+
+def truth_tables(rows, alignment_rows):
+    """The mock's truth tables from the per-galaxy ones: galaxies (one row each) and the
+    calibration errors injected per galaxy, PA and grism, each with a comment on its units."""
+    truth = vstack(list(rows))
+    truth.meta["comment"] = [
+        "Truth of the ohmap mock MACS1149 field. Fluxes in 1e-17 erg/s/cm2 (lensed, reddened,",
+        "summed over the image stamp); magnifications are |mu|; gradients in dex/kpc.",
+    ]
+    alignment = vstack(list(alignment_rows))
+    alignment.meta["comment"] = [
+        "Calibration errors injected per galaxy, PA and grism: trace offset and wavelength shift in",
+        "pixels of the PA frame, rotation error and total rotation to the reference frame in degrees.",
+    ]
+    return truth, alignment

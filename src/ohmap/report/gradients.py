@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -85,3 +87,22 @@ def plot_gradient(maps: dict, radius_kpc, spaxels: dict, fits: dict, global_oh12
     fig.tight_layout()
     save_figure(fig, path, dpi=110)
     plt.close(fig)
+
+
+def plot_galaxy_gradient(maps: dict, radius_kpc, gradients, annuli, global_fit, path, galaxy: str) -> None:
+    """Figure 10-like panel of one galaxy from its products: the spaxel maps, the radius map,
+    the gradient and annulus tables (``<galaxy>_gradient.ecsv``, ``<galaxy>_annuli.ecsv``) and
+    the global fit's row (its 12+log(O/H) percentiles)."""
+    fitted = np.asarray(maps["FITTED"], dtype=bool)
+    spaxels = {"radius": radius_kpc[fitted], "p16": maps["OH12_P16"][fitted], "p50": maps["OH12"][fitted],
+               "p84": maps["OH12_P84"][fitted]}
+    names = {"individual_spaxel": "spaxels", "radial_annulus": "annuli"}
+    fits = {names[r["method"]]: (SimpleNamespace(slope=r["slope"], intercept=r["intercept"], slope_err=r["slope_err"])
+                                 if np.isfinite(r["slope"]) else None) for r in gradients}
+    kept = bool(gradients["kept"][0])
+    plot_gradient(maps, radius_kpc, spaxels, fits,
+                  (global_fit["oh12_p16"], global_fit["oh12_p50"], global_fit["oh12_p84"]),
+                  path, pixel_arcsec=float(maps["header"]["PIXSCALE"]),
+                  annuli={"radius": annuli["r_mean"], "p16": annuli["oh12_p16"], "p50": annuli["oh12_p50"],
+                          "p84": annuli["oh12_p84"]},
+                  title=f"{galaxy}: metallicity gradient" + ("" if kept else " (too few spaxels: not in the sample)"))

@@ -260,3 +260,17 @@ def plot_spaxel_maps(maps: dict, path, title=None, truth_oh12=None) -> None:
     fig.tight_layout()
     save_figure(fig, path, dpi=110)
     plt.close(fig)
+
+
+def plot_global_fit(shard, path) -> None:
+    """Corner plot (Figure 5) of a galaxy's global fit from its posterior file
+    (:func:`ohmap.inference.products.shards.read_shard`): 12+log(O/H), A_V and the intrinsic
+    H-beta flux, with the 12+log(O/H) chain."""
+    chain = np.asarray(shard.chain[0], dtype=float)                 # (steps, walkers, ndim)
+    flat = chain.reshape(-1, chain.shape[-1])
+    names = list(shard.names)
+    samples = {"oh12": flat[:, names.index("oh12")], "av": flat[:, names.index("av")],
+               "hbeta": 10 ** flat[:, names.index("log_hbeta")]}
+    labels = {"oh12": "12+log(O/H)", "av": "A_V [mag]", "hbeta": "f(Hβ) intrinsic [1e-17 erg/s/cm²]"}
+    plot_corner(samples, labels, path, chain=chain[..., names.index("oh12")],
+                title=f"{shard.galaxy}: global line fluxes")

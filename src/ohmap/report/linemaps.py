@@ -82,3 +82,8 @@ def radius_contours(ax, radius_kpc, extent, step_kpc: float, first_kpc: float = 
     if levels.size:
         cs = ax.contour(radius_kpc, levels=levels, colors="k", linewidths=0.5, extent=extent, origin="lower")
         ax.clabel(cs, fmt="%g", fontsize=5)
+
+
+def missing_map_notes(header) -> dict:
+    """Line -> why it has no stacked map, from the stacked maps' ``NOMAP`` header cards."""
+    return {k.split(" ", 1)[1] if " " in k else k: v for k, v in header.items() if k.startswith("NOMAP")}

@@ -62,6 +62,9 @@ def plot_mex(table, stem, mass_shift: float = 0.0) -> list[Path]:
 def plot_sfr_mass(table, stem) -> list[Path]:
     """SFR against M* (Figure 7) with the Speagle et al. (2014) main sequence at the sample's
     redshifts (and Whitaker et al. 2014 where implemented); limits drawn as arrows."""
+    if hasattr(table["sfr_limit"], "filled"):
+        table = table.copy()
+        table["sfr_limit"] = table["sfr_limit"].filled("")
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     m = np.linspace(7.5, 11.0, 100)
     for z, style in ((float(np.min(table["redshift"])), ":"), (float(np.median(table["redshift"])), "-"),

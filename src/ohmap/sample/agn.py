@@ -6,7 +6,10 @@ Units: stellar mass as log10(M*/Msun), line ratios as log10([OIII]5008/H-beta).
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
+from astropy.table import Table
 
 #: Mass shift (dex) that Coil et al. (2015, ApJ 801, 35) apply to the Juneau et al. (2014)
 #: curves for z ~ 2.3 MOSDEF galaxies (quoted in Wang et al. 2017, Sect. 5).
@@ -192,3 +195,98 @@ def mex_class_fractions(logm_samples, log_o3hb_samples, mass_shift: float = 0.0)
     out = {name: float(np.count_nonzero(codes == i)) / n for i, name in enumerate(MEX_CLASSES)}
     out["n_samples"] = n
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Screening a sample from its integrated line fluxes
+# ----------------------------------------------------------------------------------------------
+
+log = logging.getLogger(__name__)
+
+#: Below this share of positive flux draws the ratio is not measured (e.g. an H-beta consistent
+#: with zero) and the galaxy is not classified.
+MIN_POSITIVE_FRACTION = 0.84
+
+
+def _hbeta_correlation(o3_row) -> float:
+    """Correlation of the [OIII]5008 and H-beta fluxes from the flux table's ``correlation``
+    column (``"Hb=-0.412,..."``; 0 when not jointly de-blended)."""
+    corr = 0.0
+    for item in filter(None, str(o3_row["correlation"]).split(",")):
+        name, _, value = item.partition("=")
+        if name == "Hb":
+            corr = float(value)
+    return corr
+
+
+def screen_agn(fluxes: Table, masses: dict, mass_shift: float = 0.0, agn_probability: float = 0.5,
+               seed: int = 20170207, n_draws: int = 20000) -> Table:
+    """MEx classification of every galaxy from its integrated [OIII]5008/H-beta (Figure 6).
+
+    The ratio of two noisy fluxes (anti-correlated when de-blended together) is propagated by
+    Monte Carlo: ``n_draws`` draws of the two fluxes with their covariance, classified one by
+    one (:func:`classify_mex`).
+
+    Parameters
+    ----------
+    fluxes : astropy.table.Table
+        The sample's integrated line fluxes (``line_fluxes.ecsv``: ``galaxy_id``, ``line``,
+        ``flux``, ``flux_error``, ``correlation``; 1e-17 erg/s/cm^2).
+    masses : dict
+        Galaxy id -> (log10 M*/Msun, lower error, upper error).
+    mass_shift : float
+        Shift of the curves in mass (dex), as in :func:`classify_mex`.
+    agn_probability : float
+        A constrained galaxy whose share of draws in the AGN region is at least this is an AGN
+        candidate.
+    seed : int
+        Seed of the draws (one stream for the sample, in the order of ``masses``).
+    n_draws : int
+        Monte Carlo draws per galaxy.
+
+    Returns
+    -------
+    astropy.table.Table
+        One row per galaxy: ``log_o3hb`` and its error, ``p_star_forming``, ``p_intermediate``,
+        ``p_agn`` (fractions of draws), ``mex_class`` (of the measured ratio; ``unconstrained``
+        when under 84 per cent of the draws have both fluxes positive, ``unknown`` without
+        both lines), ``agn_candidate`` and a ``note``.
+    """
+    rng = np.random.default_rng(int(seed))
+    rows = []
+    for gid, (logm, _, _) in masses.items():
+        sub = {str(r["line"]): r for r in fluxes[fluxes["galaxy_id"] == gid]}
+        if "OIII5008" not in sub or "Hb" not in sub:
+            rows.append(dict(galaxy_id=gid, log_mstar=logm, log_o3hb=np.nan, log_o3hb_err=np.nan, p_star_forming=np.nan,
+                             p_intermediate=np.nan, p_agn=np.nan, mex_class="unknown",
+                             note="[OIII]5008 or Hbeta not measured"))
+            continue
+        o3, hb = sub["OIII5008"], sub["Hb"]
+        corr = _hbeta_correlation(o3)
+        cov = [[o3["flux_error"] ** 2, corr * o3["flux_error"] * hb["flux_error"]],
+               [corr * o3["flux_error"] * hb["flux_error"], hb["flux_error"] ** 2]]
+        draws = rng.multivariate_normal([o3["flux"], hb["flux"]], cov, size=n_draws)
+        positive = (draws > 0).all(axis=1)
+        ratio = np.log10(draws[positive, 0] / draws[positive, 1])
+        classes = classify_mex(np.full(ratio.size, logm), ratio, mass_shift=mass_shift)
+        frac = {c: float(np.mean(classes == c)) for c in ("star-forming", "intermediate", "AGN")}
+        point = float(np.log10(o3["flux"] / hb["flux"])) if o3["flux"] > 0 and hb["flux"] > 0 else float(np.median(ratio))
+        cls = str(classify_mex(np.array([logm]), np.array([point]), mass_shift=mass_shift)[0])
+        if positive.mean() < MIN_POSITIVE_FRACTION:
+            cls = "unconstrained"
+        rows.append(dict(galaxy_id=gid, log_mstar=logm, log_o3hb=point,
+                         log_o3hb_err=float(np.diff(np.percentile(ratio, [16, 84]))[0] / 2), p_star_forming=frac["star-forming"],
+                         p_intermediate=frac["intermediate"], p_agn=frac["AGN"], mex_class=cls,
+                         note=f"{positive.mean():.0%} of flux draws positive"))
+        log.info("%s: log M* %.2f, log([OIII]/Hb) %.2f -> %s (P(AGN) = %.2f)", gid, logm, point, cls, frac["AGN"])
+    table = Table(rows=rows)
+    table["agn_candidate"] = (table["mex_class"] != "unconstrained") & (table["mex_class"] != "unknown") & (
+        np.nan_to_num(np.asarray(table["p_agn"], float)) >= agn_probability)
+    table["log_mstar"].unit = "dex(solMass)"
+    table.meta.update(mass_shift_dex=mass_shift, description=(
+        "Mass-excitation classification (Juneau et al. 2014) of the integrated [OIII]5008/Hbeta; "
+        "p_*: fraction of Monte Carlo draws of the fluxes (with their correlation) in each class; "
+        "mex_class: of the measured ratio, or 'unconstrained' when under 84% of the draws have both fluxes "
+        "positive; agn_candidate: p_agn >= agn_probability for a constrained ratio (kept in the tables, left "
+        "out of the MZR, FMR and gradient trends)."), agn_probability=agn_probability)
+    return table

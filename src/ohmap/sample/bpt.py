@@ -72,3 +72,55 @@ def above_kewley_sii(x, y, nii_ha: float = 0.0):
     with np.errstate(invalid="ignore"):
         out = np.where(right, True, yy > line) & np.isfinite(yy) & np.isfinite(xs)
     return bool(out) if out.ndim == 0 else out
+
+
+#: The lines of the [SII] BPT diagram.
+BPT_LINES = ("OIII5008", "Hb", "SII", "Ha")
+
+
+def spaxel_bpt_points(plan, radius_kpc, min_snr: float = 2.0):
+    """log([SII]/H-alpha) and log([OIII]5008/H-beta) of the fitted spaxels whose four lines are
+    all above ``min_snr`` sigma, with each spaxel's deprojected radius (Figure 11).
+
+    Parameters
+    ----------
+    plan : astropy.table.Table
+        The galaxy's spaxel plan (:func:`ohmap.inference.spaxels.read_plan`): ``iy``, ``ix`` and
+        ``<line>_flux``, ``<line>_err`` (1e-17 erg/s/cm^2).
+    radius_kpc : ndarray
+        Radius map on the spaxel grid (kpc).
+    min_snr : float
+        S/N each of the four lines must exceed (a ratio needs both of its lines).
+
+    Returns
+    -------
+    points : dict or None
+        ``x``, ``y`` (log10 ratios) and ``radius`` (kpc) per spaxel kept; None when the plan
+        lacks a line or has no spaxel.
+    n_kept : int
+    """
+    if not (all(f"{n}_flux" in plan.colnames for n in BPT_LINES) and len(plan)):
+        return None, 0
+    f = {n: np.asarray(plan[f"{n}_flux"], float) for n in BPT_LINES}
+    e = {n: np.asarray(plan[f"{n}_err"], float) for n in BPT_LINES}
+    ok = np.all([f[n] > min_snr * e[n] for n in BPT_LINES], axis=0)
+    points = {"x": np.log10(f["SII"][ok] / f["Ha"][ok]), "y": np.log10(f["OIII5008"][ok] / f["Hb"][ok]),
+              "radius": radius_kpc[np.asarray(plan["iy"])[ok], np.asarray(plan["ix"])[ok]]}
+    return points, int(ok.sum())
+
+
+def integrated_bpt_point(fluxes) -> dict | None:
+    """The galaxy's integrated log([SII]/H-alpha) and log([OIII]5008/H-beta) with their errors
+    (first-order propagation), from its flux table (one row per line); None unless all four
+    lines have positive fluxes."""
+    rows = {str(r["line"]): r for r in fluxes}
+    if not (all(n in rows for n in BPT_LINES) and all(rows[n]["flux"] > 0 for n in BPT_LINES)):
+        return None
+
+    def log_ratio(a, b):
+        value = np.log10(rows[a]["flux"] / rows[b]["flux"])
+        err = np.hypot(rows[a]["flux_error"] / rows[a]["flux"], rows[b]["flux_error"] / rows[b]["flux"]) / np.log(10)
+        return value, err
+
+    (x, xerr), (y, yerr) = log_ratio("SII", "Ha"), log_ratio("OIII5008", "Hb")
+    return dict(x=x, y=y, xerr=xerr, yerr=yerr)

@@ -7,10 +7,12 @@ Stellar mass as log10(M*/Msun), SFR in Msun/yr (``log_sfr`` = log10 of it), meta
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 
 import numpy as np
+from astropy.table import Table
 
 from .records import record_item
 
@@ -294,3 +296,80 @@ def median_offset(offsets, errors) -> tuple[float, float]:
         mo = float(np.nanmedian(off)) if np.isfinite(off).any() else math.nan
         me = float(np.nanmedian(err)) if np.isfinite(err).any() else math.nan
     return mo, me
+
+
+# ----------------------------------------------------------------------------------------------
+# Offsets of a sample and of the literature (Figure 9)
+# ----------------------------------------------------------------------------------------------
+
+log = logging.getLogger(__name__)
+
+FMR_OFFSET_COLUMNS = ("galaxy_id", "subsample", "mu032", "fmr_offset", "fmr_offset_p16", "fmr_offset_p84",
+                      "fmr_offset_deterministic")
+
+
+def _text(value) -> str:
+    return "" if value is np.ma.masked else str(value)
+
+
+def fmr_offset_table(table, literature, n_samples: int = 10000, seed: int = 20170207) -> Table:
+    """FMR offsets of this work's star-forming galaxies and of the literature's measurements.
+
+    Parameters
+    ----------
+    table : astropy.table.Table
+        The sample table (Table 2: ``oh12_p16/50/84``, ``log_mstar`` and its errors, ``sfr_p16/50/84``,
+        limits and ``agn_candidate``); AGN candidates and galaxies with a metallicity or SFR limit
+        are left out.
+    literature : astropy.table.Table
+        :func:`ohmap.sample.literature.read_literature_mzr`; rows of galaxies in ``table``, and
+        rows without a measured SFR, are left out.
+    n_samples : int
+        Monte Carlo draws per galaxy (:func:`fmr_offset`).
+    seed : int
+        Seed of the draws (one stream, this work's galaxies first, then the literature's).
+
+    Returns
+    -------
+    astropy.table.Table
+        One row per galaxy (:data:`FMR_OFFSET_COLUMNS`); ``meta["medians"]``: per subsample the
+        median offset and median uncertainty (:func:`median_offset`), dex.
+    """
+    rng = np.random.default_rng(int(seed))
+    n = int(n_samples)
+    rows = []
+    for r in table:
+        if r["agn_candidate"] or _text(r["oh12_limit"]) or _text(r["sfr_limit"]):
+            log.info("%s left out: %s", r["galaxy_id"], "AGN candidate" if r["agn_candidate"] else "a limit")
+            continue
+        off = fmr_offset(r["oh12_p50"], 0.5 * (r["oh12_p84"] - r["oh12_p16"]), r["log_mstar"],
+                         0.5 * (r["log_mstar_err_lo"] + r["log_mstar_err_hi"]), r["sfr_p50"],
+                         r["sfr_p50"] - r["sfr_p16"], r["sfr_p84"] - r["sfr_p50"], n, rng)
+        rows.append(dict(galaxy_id=r["galaxy_id"], subsample="this work", mu032=r["log_mstar"] - 0.32 * np.log10(r["sfr_p50"]),
+                         fmr_offset=off["median"], fmr_offset_p16=off["p16"], fmr_offset_p84=off["p84"],
+                         fmr_offset_deterministic=off["deterministic"]))
+    for r in literature:
+        # Only measured SFRs (a limit has no errors and would bias the median offset).
+        if str(r["id"]) in set(table["galaxy_id"]) or any(r[c] is np.ma.masked for c in ("sfr", "sfr_err_lo", "sfr_err_hi")):
+            continue
+        if "sfr_limit" in literature.colnames and _text(r["sfr_limit"]):
+            continue
+        off = fmr_offset(r["oh12"], 0.5 * (r["oh12_err_lo"] + r["oh12_err_hi"]), r["log_mstar"],
+                         0.5 * (r["log_mstar_err_lo"] + r["log_mstar_err_hi"]), r["sfr"], r["sfr_err_lo"],
+                         r["sfr_err_hi"], n, rng)
+        rows.append(dict(galaxy_id=str(r["id"]), subsample=str(r["reference"]),
+                         mu032=float(r["log_mstar"]) - 0.32 * np.log10(float(r["sfr"])),
+                         fmr_offset=off["median"], fmr_offset_p16=off["p16"], fmr_offset_p84=off["p84"],
+                         fmr_offset_deterministic=off["deterministic"]))
+    out = Table(rows=rows) if rows else Table(names=list(FMR_OFFSET_COLUMNS),
+                                               dtype=[str, str, float, float, float, float, float])
+    summary = {}
+    for name in sorted(set(out["subsample"])):
+        sub = out[out["subsample"] == name]
+        med = median_offset(np.asarray(sub["fmr_offset"]), 0.5 * np.asarray(sub["fmr_offset_p84"] - sub["fmr_offset_p16"]))
+        summary[name] = med
+        log.info("%s: %d galaxies, median offset %+.3f, median uncertainty %.3f dex", name, len(sub), med[0], med[1])
+    out.meta.update(description="12+log(O/H) minus the Mannucci et al. (2011) FMR at each galaxy's M* and SFR (Monte "
+                                "Carlo over M*, SFR and metallicity: median and 16/84th percentiles, dex).",
+                    medians={k: {"median_offset": float(v[0]), "median_uncertainty": float(v[1])} for k, v in summary.items()})
+    return out

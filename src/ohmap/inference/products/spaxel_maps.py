@@ -234,3 +234,31 @@ def read_spaxel_maps(path) -> dict:
             out[name] = data
             out["units"][name] = hdu.header.get("BUNIT", "")
         return out
+
+
+def spaxel_map_cards(galaxy: str, redshift: float, plan_meta: dict, model: dict) -> dict:
+    """Header cards of a galaxy's spaxel maps: what was fitted and how.
+
+    No card records the shard layout: the maps are the same whatever it is.
+
+    Parameters
+    ----------
+    galaxy : str
+    redshift : float
+        Catalogue redshift.
+    plan_meta : dict
+        The spaxel plan's meta (``bin_pixels``, ``pixel_scale_arcsec``, ``min_snr``,
+        ``selection_lines``).
+    model : dict
+        The ``inference.model`` configuration section.
+    """
+    return {
+        "OBJECT": (galaxy, "galaxy id"),
+        "REDSHIFT": (redshift, "catalogue redshift"),
+        "BINNING": (int(plan_meta["bin_pixels"]), "stacked-map pixels per spaxel side"),
+        "PIXSCALE": (float(plan_meta["pixel_scale_arcsec"]), "[arcsec/spaxel] spaxel side"),
+        "MINSNR": (float(plan_meta["min_snr"]), "selection: S/N of one selection line at least"),
+        "SNRLINES": (",".join(plan_meta["selection_lines"]), "selection lines"),
+        "CALIB": (model.get("calibration", "maiolino2008"), "strong-line calibration"),
+        "LIKELIHD": (model.get("likelihood", "gaussian"), "likelihood"),
+    }

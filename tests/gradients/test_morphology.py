@@ -31,7 +31,7 @@ from ohmap.gradients.radius import deprojected_radius, radius_map
 from ohmap.gradients.sky import tangent_plane_offsets, tangent_plane_to_sky
 from ohmap.gradients.source_plane import frame_source_offsets, stamp_source_offsets
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MOCK = REPO / "results" / "mock"
 
 RA0, DEC0 = 177.4, 22.4  # lens centre

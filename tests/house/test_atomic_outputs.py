@@ -44,7 +44,7 @@ from ohmap.io.atomic import (
 from ohmap.report import sample as sample_plots  # noqa: E402
 from ohmap.report.inference import plot_corner  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CHECKED = [REPO / "src" / "ohmap", REPO / "workflow" / "scripts"]
 
 # ---------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The workflow under a real SLURM: profiles/slurm-ci on a private single-node cluster.
 
-The module fixture starts munged, slurmctld and slurmd on this machine (tests/slurm/start_slurm.sh,
+The module fixture starts munged, slurmctld and slurmd on this machine (tests/workflow/slurm/start_slurm.sh,
 which installs Debian's SLURM with apt-get when absent) and stops them afterwards. The test runs
 the small test configuration through the SLURM executor, runs it again locally with --cores 2,
 and requires identical products. It needs Linux, root and apt-get (or SLURM installed) and the
@@ -32,7 +32,7 @@ from workflow_helpers import (
     run_snakemake,
 )
 
-SLURM_SCRIPTS = REPO / "tests" / "slurm"
+SLURM_SCRIPTS = REPO / "tests" / "workflow" / "slurm"
 REQUIRED = os.environ.get("OHMAP_REQUIRE_SLURM") == "1"
 SLURM_COMMANDS = ("slurmctld", "slurmd", "sbatch", "squeue", "sinfo", "scontrol", "munged")
 # Longest the SLURM run may take before its jobs are cancelled (it takes about 6-8 min on 2 cores).

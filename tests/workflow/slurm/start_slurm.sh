@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Start a private single-node SLURM (munged, slurmctld, slurmd) on this machine, for the tests.
 #
-#   tests/slurm/start_slurm.sh [STATE_DIR]        (default: /tmp/ohmap-slurm; root only)
+#   tests/workflow/slurm/start_slurm.sh [STATE_DIR]        (default: /tmp/ohmap-slurm; root only)
 #
 # Everything lives in STATE_DIR: slurm.conf, a munge key and socket of its own, spool and state
 # folders, logs, and the file `pids` with the process ids of the three daemons, which
-# tests/slurm/stop_slurm.sh STATE_DIR stops. The one thing written outside it is a symbolic link
+# tests/workflow/slurm/stop_slurm.sh STATE_DIR stops. The one thing written outside it is a symbolic link
 # /etc/slurm/slurm.conf -> STATE_DIR/slurm.conf (see below), made only where no slurm.conf is
 # there, and removed by stop_slurm.sh. The daemons listen on ports of their own (16817, 16818)
 # and munged on a socket of its own, not /run/munge. Point the SLURM commands at this cluster with
@@ -67,7 +67,7 @@ MEM_MB=$(awk '/^MemTotal:/ {print int($2 / 1024 * 0.9)}' /proc/meminfo)
 SOCKET=$STATE_DIR/munge/munge.socket
 
 cat > "$STATE_DIR/slurm.conf" <<EOF
-# Written by tests/slurm/start_slurm.sh: a private single-node cluster for the tests.
+# Written by tests/workflow/slurm/start_slurm.sh: a private single-node cluster for the tests.
 ClusterName=ohmap-test
 SlurmctldHost=$HOST(127.0.0.1)
 SlurmctldPort=$CTLD_PORT
@@ -112,7 +112,7 @@ export SLURM_CONF=$STATE_DIR/slurm.conf
 # the link). A slurm.conf of a real SLURM there is never touched: then this script gives up.
 GLOBAL_CONF=/etc/slurm/slurm.conf
 ours() { [[ -L $1 && $(readlink "$1") == */slurm.conf ]] \
-             && { [[ ! -e $1 ]] || grep -q '^# Written by tests/slurm/start_slurm.sh' "$1"; }; }
+             && { [[ ! -e $1 ]] || grep -q '^# Written by tests/workflow/slurm/start_slurm.sh' "$1"; }; }
 if [[ -e $GLOBAL_CONF || -L $GLOBAL_CONF ]] && ! ours "$GLOBAL_CONF"; then
     die "$GLOBAL_CONF exists (a SLURM is configured on this machine); not starting a test SLURM beside it"
 fi

@@ -35,7 +35,7 @@ from ohmap.sample.mzr import (
     wind_model_tension,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MZR_TSV = REPO / "resources" / "literature_mzr.tsv"
 GRADIENTS_TSV = REPO / "resources" / "literature_gradients.tsv"
 

@@ -8,7 +8,7 @@ from scipy import stats
 
 from ohmap.gradients.individual_spaxels import individual_spaxel_gradient
 from ohmap.gradients.linear_fit import fit_linear_with_scatter
-from ohmap.gradients.radial_annuli.radial_annuli import (
+from ohmap.gradients.radial_annuli import (
     Annulus,
     annulus_fluxes,
     annulus_label_map,

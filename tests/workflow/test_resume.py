@@ -1,7 +1,7 @@
 """Same answer everywhere: the test configuration gives identical maps and tables with --cores 1
 and --cores 2 and with different shard layouts, and a run killed with SIGKILL partway through the
 per-spaxel shards resumes with only its unfinished jobs and ends identical to an uninterrupted run.
-(The SLURM run is compared with the same reference in tests/test_slurm.py.)"""
+(The SLURM run is compared with the same reference in tests/workflow/test_slurm.py.)"""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Stop the SLURM that tests/slurm/start_slurm.sh started in STATE_DIR, and nothing else:
+# Stop the SLURM that tests/workflow/slurm/start_slurm.sh started in STATE_DIR, and nothing else:
 #
-#   tests/slurm/stop_slurm.sh [STATE_DIR]         (default: /tmp/ohmap-slurm)
+#   tests/workflow/slurm/stop_slurm.sh [STATE_DIR]         (default: /tmp/ohmap-slurm)
 #
 # Jobs still in that cluster are cancelled first (they can only be ours: the cluster is private),
 # then slurmd, slurmctld and munged are stopped by the process ids recorded in STATE_DIR/pids,

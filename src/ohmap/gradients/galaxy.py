@@ -1,0 +1,139 @@
+"""Both metallicity gradients of one galaxy (Wang et al. 2017, Sect. 6.1, Table 5): individual
+spaxels and radial annuli, as the tables the workflow writes."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from astropy.table import Table
+
+from ohmap.errors import InputError
+from ohmap.inference.fitting import fit_fluxes
+from ohmap.inference.model import LineFluxModel
+from ohmap.inference.spaxels import bin_map
+from ohmap.lines import FIT_LINES
+
+from .individual_spaxels import individual_spaxel_gradient
+from .radial_annuli import annulus_fluxes, radial_annuli, radial_annulus_gradient
+from .result import gradient_row
+
+log = logging.getLogger(__name__)
+
+_UNITS = (("slope", "dex/kpc"), ("slope_err", "dex/kpc"), ("slope_p16", "dex/kpc"), ("slope_p50", "dex/kpc"),
+          ("slope_p84", "dex/kpc"), ("intercept", "dex"), ("intercept_err", "dex"), ("sigma_int", "dex"),
+          ("sigma_int_p16", "dex"), ("sigma_int_p84", "dex"), ("sigma_int_fixed", "dex"), ("r_min_kpc", "kpc"),
+          ("r_max_kpc", "kpc"))
+
+
+@dataclass
+class GalaxyGradients:
+    """The gradient table (one row per method) and the annulus table of one galaxy."""
+
+    gradients: Table
+    annuli: Table
+    n_fitted: int
+    snr_line: str
+
+
+def galaxy_gradients(maps: dict, radius, stacked: dict, galaxy: dict, settings: dict,
+                     options: dict | None = None, radius_source=None) -> GalaxyGradients:
+    """Metallicity gradient of one galaxy by individual spaxels and by radial annuli.
+
+    Parameters
+    ----------
+    maps : dict
+        The per-spaxel maps (:func:`ohmap.inference.products.spaxel_maps.read_spaxel_maps`).
+    radius : ndarray
+        Deprojected radius (kpc) on the spaxel grid.
+    stacked : dict
+        The stacked line maps (:func:`ohmap.linemaps.products.read_stacked_maps`), binned here
+        like the spaxels for the annuli.
+    galaxy : dict
+        ``galaxy_id``, ``redshift`` and ``nii_ha`` (the sample sheet's row).
+    settings : dict
+        Inference settings (:func:`ohmap.config.inference_settings`): the annuli are fitted with
+        the spaxels' model and sampler.
+    options : dict, optional
+        The ``gradients`` configuration section: ``min_spaxels`` (5), ``seed``,
+        ``annulus_min_snr`` (15), ``agn_candidates``.
+    radius_source : str or os.PathLike, optional
+        The radius map's file, named in errors.
+
+    Returns
+    -------
+    GalaxyGradients
+
+    Raises
+    ------
+    ohmap.errors.InputError
+        When the radius map is not on the spaxel grid.
+    """
+    gid, z = galaxy["galaxy_id"], galaxy["redshift"]
+    options = dict(options or {})
+    min_spaxels = int(options.get("min_spaxels", 5))
+    seed = int(options.get("seed", 20170207))
+    factor = settings["spaxels"].bin_pixels
+    fitted = np.asarray(maps["FITTED"], dtype=bool)
+    if radius.shape != fitted.shape:
+        raise InputError(radius_source, f"radius map {radius.shape} is not on the spaxel grid {fitted.shape}")
+    limits = np.asarray(maps["OH12_LIM"]) != 0
+    n_fitted = int(fitted.sum())
+    agn = gid in set(options.get("agn_candidates") or [])
+    rows = []
+
+    individual = individual_spaxel_gradient(radius, maps["OH12_P16"], maps["OH12"], maps["OH12_P84"], fitted, seed,
+                                            limit_mask=limits, key=(gid,))
+    rows.append(gradient_row(gid, individual))
+
+    # Radial annuli from the stacked maps binned like the spaxels, within the object's footprint.
+    lines = [n for n in FIT_LINES if n in stacked]
+    binned = {n: bin_map(stacked[n].flux, stacked[n].error, factor) for n in lines}
+    footprint = bin_map(stacked["footprint"].astype(float), np.ones(stacked["footprint"].shape), factor)[0] > 0
+    snr_line = "Ha" if "Ha" in binned else "OIII5008"
+    flux, error = binned[snr_line]
+    annuli = radial_annuli(radius, flux, error, footprint & np.isfinite(error),
+                           min_snr=float(options.get("annulus_min_snr", 15.0)))
+    annulus_table = Table(names=["annulus", "r_inner", "r_outer", "r_mean", "n_spaxels", "snr", "oh12_p16", "oh12_p50",
+                                 "oh12_p84", "oh12_limit"], dtype=[int, float, float, float, int, float, float, float,
+                                                                  float, str])
+    if annuli:
+        f, e = annulus_fluxes(binned, annuli, lines)
+        model = LineFluxModel(lines, settings["model"], nii_ha=galaxy["nii_ha"])
+        fits = fit_fluxes(model, f, e, [(gid, "annulus", k) for k in range(len(annuli))], settings["sampler"], z,
+                          limit_fraction=settings["limit_fraction"])
+        annular = radial_annulus_gradient(fits, annuli, seed, key=(gid,))
+        for k, (a, fit) in enumerate(zip(annuli, fits)):
+            s = fit.summary["oh12"]
+            annulus_table.add_row([k, a.r_inner, a.r_outer, a.r_mean, a.n_spaxels, a.snr, s["p16"], s["p50"], s["p84"],
+                                   s["limit"]])
+        rows.append(gradient_row(gid, annular))
+    else:
+        rows.append({**{k: np.nan for k in rows[0]}, "galaxy": gid, "method": "radial_annulus", "n": 0,
+                     "flag": True, "reason": f"no annulus reaches S/N {options.get('annulus_min_snr', 15.0)} in {snr_line}"})
+
+    table = Table(rows=rows)
+    table["n_fitted_spaxels"] = n_fitted
+    table["kept"] = n_fitted >= min_spaxels
+    table["agn_candidate"] = agn
+    table["snr_line"] = snr_line
+    if n_fitted < min_spaxels:
+        table["reason"] = [f"only {n_fitted} spaxels fitted (< {min_spaxels}); {r}".rstrip("; ") for r in table["reason"]]
+    for col, unit in _UNITS:
+        table[col].unit = unit
+    for col in ("r_inner", "r_outer", "r_mean"):
+        annulus_table[col].unit = "kpc"
+    for col in ("oh12_p16", "oh12_p50", "oh12_p84"):
+        annulus_table[col].unit = "dex"
+    table.meta.update(galaxy=gid, redshift=z, min_spaxels=min_spaxels, agn_candidate=agn,
+                      description="Metallicity gradient d(12+log(O/H))/dr by individual spaxels (fit with intrinsic "
+                                  "scatter, conservative errors) and by radial annuli (S/N >= annulus_min_snr in "
+                                  "snr_line); kept = enough fitted spaxels for a trustworthy map.")
+    annulus_table.meta.update(galaxy=gid, snr_line=snr_line)
+    for r in rows:
+        log.info("%s %s: %+.4f +- %.4f dex/kpc from %d points (%s)", gid, r["method"], r["slope"], r["slope_err"],
+                 r["n"], r["reason"] or "ok")
+    log.info("%s: %d spaxels fitted, %s; %d annuli in %s", gid, n_fitted,
+             "kept" if n_fitted >= min_spaxels else "left out of the gradient analysis", len(annuli), snr_line)
+    return GalaxyGradients(table, annulus_table, n_fitted, snr_line)
