@@ -37,16 +37,21 @@ def simulate(n: int, seed: int):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--sizes", default="20,100,1000")
     ap.add_argument("--K", default="1,3")
     ap.add_argument("--min-iterations", type=int, default=5000)
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
-    print(f"python {platform.python_version()}, numpy {np.__version__}, {platform.processor() or platform.machine()}")
-    print(f"{'N':>5} {'K':>2} {'iterations':>10} {'converged':>9} {'seconds':>8} {'s/1000 sweeps':>13}"
-          f" {'beta (median +- 68%/2)':>24}")
+    print(
+        f"python {platform.python_version()}, numpy {np.__version__}, {platform.processor() or platform.machine()}"
+    )
+    print(
+        f"{'N':>5} {'K':>2} {'iterations':>10} {'converged':>9} {'seconds':>8} {'s/1000 sweeps':>13}"
+        f" {'beta (median +- 68%/2)':>24}"
+    )
     for n in (int(v) for v in args.sizes.split(",")):
         data = simulate(n, args.seed)
         for K in (int(v) for v in args.K.split(",")):
@@ -55,8 +60,10 @@ def main() -> None:
             result = linmix(*data[:5], delta=data[5], settings=settings)
             seconds = time.perf_counter() - t0
             lo, mid, hi = result.summary(["beta"])["beta"]
-            print(f"{n:5d} {K:2d} {result.n_iterations:10d} {str(result.converged):>9} {seconds:8.2f}"
-                  f" {1000 * seconds / result.n_iterations:13.3f} {mid:14.3f} +- {0.5 * (hi - lo):.3f}")
+            print(
+                f"{n:5d} {K:2d} {result.n_iterations:10d} {str(result.converged):>9} {seconds:8.2f}"
+                f" {1000 * seconds / result.n_iterations:13.3f} {mid:14.3f} +- {0.5 * (hi - lo):.3f}"
+            )
 
 
 if __name__ == "__main__":

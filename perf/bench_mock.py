@@ -27,7 +27,12 @@ def main(galaxy_id: str = "04054") -> None:
             best = float("inf")
             for repeat in range(2):
                 start = time.perf_counter()
-                simulate(galaxy_id, Path(tmp) / f"{size}_{ss}_{repeat}", stamp_pixels=size, supersample=ss)
+                simulate(
+                    galaxy_id,
+                    Path(tmp) / f"{size}_{ss}_{repeat}",
+                    stamp_pixels=size,
+                    supersample=ss,
+                )
                 best = min(best, time.perf_counter() - start)
             timings[(size, ss)] = best
     base = timings[settings[0]]

@@ -53,7 +53,7 @@ from ohmap.inference.settings import SamplerSettings
 
 REPO = Path(__file__).resolve().parents[1]
 
-SCALE_SNAKEFILE = textwrap.dedent('''
+SCALE_SNAKEFILE = textwrap.dedent("""
     # The shape of workflow/rules/inference.smk at scale; plans are shard counts in text files.
     GALAXIES = [f"g{i:04d}" for i in range(config["galaxies"])]
 
@@ -98,9 +98,9 @@ SCALE_SNAKEFILE = textwrap.dedent('''
             "results/summary.txt",
         shell:
             "cat {input} > {output}"
-''')
+""")
 
-OVERHEAD_SNAKEFILE = textwrap.dedent('''
+OVERHEAD_SNAKEFILE = textwrap.dedent("""
     rule all:
         input:
             expand("results/job_{i}.done", i=range(config["jobs"])),
@@ -110,10 +110,10 @@ OVERHEAD_SNAKEFILE = textwrap.dedent('''
             "results/job_{i}.done",
         script:
             "job.py"
-''')
+""")
 
 # What fit_spaxel_shard.py imports, and nothing else done: the fixed price of one script job.
-OVERHEAD_SCRIPT = textwrap.dedent('''
+OVERHEAD_SCRIPT = textwrap.dedent("""
     from ohmap.config import inference_settings
     from ohmap.inference.fitting import fit_fluxes
     from ohmap.inference import LineFluxModel
@@ -122,10 +122,12 @@ OVERHEAD_SCRIPT = textwrap.dedent('''
     from ohmap.inference.spaxels import line_columns, read_plan
 
     open(snakemake.output[0], "w").close()
-''')
+""")
 
 
-def snakemake(workdir: Path, *args, timeout: float | None = None) -> tuple[float, subprocess.CompletedProcess | None]:
+def snakemake(
+    workdir: Path, *args, timeout: float | None = None
+) -> tuple[float, subprocess.CompletedProcess | None]:
     """Run Snakemake in ``workdir``; return the wall time and the result (None on timeout)."""
     cmd = [sys.executable, "-m", "snakemake", *args]
     t0 = time.perf_counter()
@@ -154,7 +156,10 @@ def shard_fit_costs(sizes, seed: int = 1) -> dict[int, float]:
         t0 = time.perf_counter()
         fit_fluxes(model, flux[:n], error[:n], keys, settings, redshift=1.5, spaxel_arcsec=0.13)
         costs[n] = time.perf_counter() - t0
-        print(f"  shard of {n:4d} spaxels: {costs[n]:7.2f} s  ({costs[n] / n:.3f} s per spaxel)", flush=True)
+        print(
+            f"  shard of {n:4d} spaxels: {costs[n]:7.2f} s  ({costs[n] / n:.3f} s per spaxel)",
+            flush=True,
+        )
     return costs
 
 
@@ -162,7 +167,9 @@ def job_overhead(workdir: Path, n_jobs: int) -> float:
     """Seconds of Snakemake and Python per script job (wall x cores / jobs)."""
     (workdir / "Snakefile").write_text(OVERHEAD_SNAKEFILE)
     (workdir / "job.py").write_text(OVERHEAD_SCRIPT)
-    seconds, _ = snakemake(workdir, "--cores", "2", "--scheduler", "greedy", "--config", f"jobs={n_jobs}")
+    seconds, _ = snakemake(
+        workdir, "--cores", "2", "--scheduler", "greedy", "--config", f"jobs={n_jobs}"
+    )
     return seconds * 2 / n_jobs
 
 
@@ -171,17 +178,32 @@ def scale(workdir: Path, galaxies: int, shards_per_galaxy: int, ilp_timeout: flo
     config = ["--config", f"galaxies={galaxies}", f"shards_per_galaxy={shards_per_galaxy}"]
     figures = {}
     # The plans first (the checkpoint), so that the dry run sees every shard job.
-    figures["plans_s"], _ = snakemake(workdir, "--cores", "2", "--scheduler", "greedy",
-                                      *config, "--until", "plan_spaxels")
-    figures["dry_greedy_s"], result = snakemake(workdir, "-n", "--cores", "2", "--scheduler", "greedy",
-                                                "--quiet", "rules", *config)
+    figures["plans_s"], _ = snakemake(
+        workdir, "--cores", "2", "--scheduler", "greedy", *config, "--until", "plan_spaxels"
+    )
+    figures["dry_greedy_s"], result = snakemake(
+        workdir, "-n", "--cores", "2", "--scheduler", "greedy", "--quiet", "rules", *config
+    )
     figures["planned_shards"] = _count(result.stdout + result.stderr, "fit_spaxel_shard")
-    figures["dry_ilp_s"], result = snakemake(workdir, "-n", "--cores", "2", "--scheduler", "ilp",
-                                             "--quiet", "rules", *config, timeout=ilp_timeout)
+    figures["dry_ilp_s"], result = snakemake(
+        workdir,
+        "-n",
+        "--cores",
+        "2",
+        "--scheduler",
+        "ilp",
+        "--quiet",
+        "rules",
+        *config,
+        timeout=ilp_timeout,
+    )
     figures["dry_ilp_finished"] = result is not None
-    figures["run_s"], _ = snakemake(workdir, "--cores", "2", "--scheduler", "greedy", "--quiet", "all",
-                                    *config)
-    figures["noop_s"], result = snakemake(workdir, "-n", "--cores", "2", "--scheduler", "greedy", *config)
+    figures["run_s"], _ = snakemake(
+        workdir, "--cores", "2", "--scheduler", "greedy", "--quiet", "all", *config
+    )
+    figures["noop_s"], result = snakemake(
+        workdir, "-n", "--cores", "2", "--scheduler", "greedy", *config
+    )
     figures["noop_nothing_to_do"] = "Nothing to be done" in result.stdout + result.stderr
     return figures
 
@@ -215,12 +237,18 @@ def main(argv=None):
     sizes = sorted({int(s) for s in args.fit_sizes.split(",")})
     settings = sampler_settings()
 
-    print(f"# bench_shards: {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
+    print(
+        f"# bench_shards: {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}"
+    )
     print(f"sampler: {settings.engine}, {settings.n_walkers} walkers, {settings.n_steps} steps\n")
     print("1. Sampler cost per shard (fit_fluxes, as fit_spaxel_shard runs it):")
     costs = shard_fit_costs(sizes)
-    per_spaxel, fixed = np.polyfit(sizes, [costs[n] for n in sizes], 1) if len(sizes) > 1 else (costs[sizes[0]] / sizes[0], 0.0)
+    per_spaxel, fixed = (
+        np.polyfit(sizes, [costs[n] for n in sizes], 1)
+        if len(sizes) > 1
+        else (costs[sizes[0]] / sizes[0], 0.0)
+    )
     fixed = max(fixed, 0.0)
     print(f"  fit: {fixed:.2f} s per shard + {per_spaxel:.4f} s per spaxel\n")
 
@@ -232,25 +260,40 @@ def main(argv=None):
         print(f"  {per_job:.2f} s per job\n")
 
         total = args.galaxies * args.shards_per_galaxy
-        print(f"3. The DAG at scale: {args.galaxies} galaxies x {args.shards_per_galaxy} shards = {total} shard jobs")
+        print(
+            f"3. The DAG at scale: {args.galaxies} galaxies x {args.shards_per_galaxy} shards = {total} shard jobs"
+        )
         (scratch / "scale").mkdir()
         figures = scale(scratch / "scale", args.galaxies, args.shards_per_galaxy, args.ilp_timeout)
         n_jobs = total + 2 * args.galaxies + 2
-        ilp = (f"{figures['dry_ilp_s']:.1f} s" if figures["dry_ilp_finished"]
-               else f"not finished in {args.ilp_timeout:.0f} s")
+        ilp = (
+            f"{figures['dry_ilp_s']:.1f} s"
+            if figures["dry_ilp_finished"]
+            else f"not finished in {args.ilp_timeout:.0f} s"
+        )
         print(f"  shard jobs planned by the dry run: {figures['planned_shards']}")
-        print(f"  dry run, greedy scheduler:        {figures['dry_greedy_s']:7.1f} s "
-              f"({1e3 * figures['dry_greedy_s'] / n_jobs:.1f} ms per job)")
+        print(
+            f"  dry run, greedy scheduler:        {figures['dry_greedy_s']:7.1f} s "
+            f"({1e3 * figures['dry_greedy_s'] / n_jobs:.1f} ms per job)"
+        )
         print(f"  dry run, ILP scheduler:           {ilp}")
-        print(f"  run of every job (touch), greedy:  {figures['run_s']:7.1f} s "
-              f"({1e3 * figures['run_s'] / n_jobs:.1f} ms per job)")
-        print(f"  no-op rerun (dry run, up to date): {figures['noop_s']:7.1f} s "
-              f"(said 'Nothing to be done': {figures['noop_nothing_to_do']})")
+        print(
+            f"  run of every job (touch), greedy:  {figures['run_s']:7.1f} s "
+            f"({1e3 * figures['run_s'] / n_jobs:.1f} ms per job)"
+        )
+        print(
+            f"  no-op rerun (dry run, up to date): {figures['noop_s']:7.1f} s "
+            f"(said 'Nothing to be done': {figures['noop_nothing_to_do']})"
+        )
         if figures["dry_ilp_finished"]:
-            print(f"  ILP / greedy dry-run time: {figures['dry_ilp_s'] / figures['dry_greedy_s']:.1f}x")
+            print(
+                f"  ILP / greedy dry-run time: {figures['dry_ilp_s'] / figures['dry_greedy_s']:.1f}x"
+            )
         bookkeeping = figures["run_s"] / n_jobs
-        print(f"  Snakemake's main process handles at most {1 / bookkeeping:.0f} jobs per second here: "
-              f"to keep 32 cores busy a job must last at least {32 * bookkeeping:.0f} s")
+        print(
+            f"  Snakemake's main process handles at most {1 / bookkeeping:.0f} jobs per second here: "
+            f"to keep 32 cores busy a job must last at least {32 * bookkeeping:.0f} s"
+        )
         print()
     finally:
         if args.keep is None:
@@ -259,12 +302,16 @@ def main(argv=None):
     print(f"4. Shard size (useful share of a job >= {args.target_efficiency:.0%}):")
     for size in (8, 16, 32, 64, 128, 256, 512, 1024):
         job = per_job + fixed + size * per_spaxel
-        print(f"  {size:5d} spaxels: {job:7.1f} s per job, useful share {size * per_spaxel / job:.0%}")
+        print(
+            f"  {size:5d} spaxels: {job:7.1f} s per job, useful share {size * per_spaxel / job:.0%}"
+        )
     chosen = choose_shard_size(per_job, fixed, per_spaxel, args.target_efficiency)
     job = per_job + fixed + chosen * per_spaxel
-    print(f"chosen shard size: {chosen} spaxels ({job:.0f} s per job; "
-          f"{int(np.ceil(1e5 / chosen))} shard jobs for 10^5 spaxels, "
-          f"{1e5 * per_spaxel / 3600 / 32:.1f} h of sampling on 32 cores)")
+    print(
+        f"chosen shard size: {chosen} spaxels ({job:.0f} s per job; "
+        f"{int(np.ceil(1e5 / chosen))} shard jobs for 10^5 spaxels, "
+        f"{1e5 * per_spaxel / 3600 / 32:.1f} h of sampling on 32 cores)"
+    )
 
 
 if __name__ == "__main__":

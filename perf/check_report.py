@@ -20,8 +20,14 @@ import re
 import sys
 from pathlib import Path
 
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 FIGURE_SHOWN = """() => Array.from(document.querySelectorAll('img')).some(
     i => i.complete && i.naturalWidth > 200 && i.getBoundingClientRect().width > 200)"""
 

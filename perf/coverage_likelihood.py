@@ -44,7 +44,9 @@ SNR_BINS = [(0, 5), (5, 20), (20, np.inf)]
 CALIBRATED = ("OII", "OIII5008", "SII")
 
 
-def inference_settings(likelihood: str = "gaussian", scatter_dex: float | None = None) -> InferenceSettings:
+def inference_settings(
+    likelihood: str = "gaussian", scatter_dex: float | None = None
+) -> InferenceSettings:
     override = {} if scatter_dex is None else {line: scatter_dex for line in CALIBRATED}
     return InferenceSettings(likelihood=likelihood, scatter_dex=override, **PRIORS)
 
@@ -52,8 +54,13 @@ def inference_settings(likelihood: str = "gaussian", scatter_dex: float | None =
 def simulate(m: int, scatter: str, seed: int, scatter_dex: float | None = None):
     model = LineFluxModel(FIT_LINES, inference_settings(scatter_dex=scatter_dex))
     rng = np.random.default_rng(seed)
-    truth = np.column_stack([rng.uniform(*PRIORS["oh12_prior"], m), rng.uniform(*PRIORS["av_prior"], m),
-                             rng.uniform(*np.log10(PRIORS["hbeta_prior"]), m)])
+    truth = np.column_stack(
+        [
+            rng.uniform(*PRIORS["oh12_prior"], m),
+            rng.uniform(*PRIORS["av_prior"], m),
+            rng.uniform(*np.log10(PRIORS["hbeta_prior"]), m),
+        ]
+    )
     mu, sigma_model = model.expected(truth)
     z = rng.standard_normal(mu.shape)
     if scatter == "gaussian":
@@ -68,8 +75,12 @@ def simulate(m: int, scatter: str, seed: int, scatter_dex: float | None = None):
 
 def fit(likelihood: str, flux, error, sampler: SamplerSettings, scatter_dex: float | None = None):
     model = LineFluxModel(FIT_LINES, inference_settings(likelihood, scatter_dex))
-    fits = fit_fluxes(model, flux, error, [("c", i) for i in range(len(flux))], sampler, redshift=1.5)
-    p = np.array([np.percentile(f.samples, [2.5, 16, 50, 84, 97.5], axis=0) for f in fits])  # (m, 5, 3)
+    fits = fit_fluxes(
+        model, flux, error, [("c", i) for i in range(len(flux))], sampler, redshift=1.5
+    )
+    p = np.array(
+        [np.percentile(f.samples, [2.5, 16, 50, 84, 97.5], axis=0) for f in fits]
+    )  # (m, 5, 3)
     return p, np.mean([f.converged for f in fits])
 
 
@@ -78,8 +89,12 @@ def table(p, truth, subset):
     for k in range(truth.shape[1]):
         t = truth[subset, k]
         q = p[subset, :, k]
-        cols += [np.mean((q[:, 1] <= t) & (t <= q[:, 3])), np.mean((q[:, 0] <= t) & (t <= q[:, 4])),
-                 np.mean(q[:, 2] - t), np.median(q[:, 3] - q[:, 1])]
+        cols += [
+            np.mean((q[:, 1] <= t) & (t <= q[:, 3])),
+            np.mean((q[:, 0] <= t) & (t <= q[:, 4])),
+            np.mean(q[:, 2] - t),
+            np.median(q[:, 3] - q[:, 1]),
+        ]
     return cols
 
 
@@ -90,28 +105,45 @@ def main(argv=None) -> None:
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--burn", type=int, default=1500)
     parser.add_argument("--batch-size", type=int, default=250)
-    parser.add_argument("--scatter", nargs="+", default=["gaussian", "lognormal"], choices=["gaussian", "lognormal"])
+    parser.add_argument(
+        "--scatter", nargs="+", default=["gaussian", "lognormal"], choices=["gaussian", "lognormal"]
+    )
     parser.add_argument("--likelihoods", nargs="+", default=["gaussian", "paper_chi2"])
-    parser.add_argument("--scatter-dex", type=float, default=None,
-                        help="intrinsic scatter (dex) of [OII], [OIII], [SII] (default: the registry's)")
+    parser.add_argument(
+        "--scatter-dex",
+        type=float,
+        default=None,
+        help="intrinsic scatter (dex) of [OII], [OIII], [SII] (default: the registry's)",
+    )
     parser.add_argument("--seed", type=int, default=20170207)
     args = parser.parse_args(argv)
-    sampler = SamplerSettings(n_walkers=args.walkers, n_steps=args.steps, n_burn=args.burn, thin=5,
-                              batch_size=args.batch_size)
+    sampler = SamplerSettings(
+        n_walkers=args.walkers,
+        n_steps=args.steps,
+        n_burn=args.burn,
+        thin=5,
+        batch_size=args.batch_size,
+    )
     m = args.cases
-    print(f"coverage of credible intervals: M = {m} prior-drawn cases per row 'all'; sampler "
-          f"{args.walkers} walkers x {args.steps} steps ({args.burn} burn-in), batched engine; "
-          f"intrinsic scatter of [OII], [OIII], [SII]: "
-          f"{'registry (0.1 dex)' if args.scatter_dex is None else f'{args.scatter_dex:g} dex'}")
-    print(f"binomial s.e. at M = {m}: {100 * np.sqrt(0.68 * 0.32 / m):.1f}% (68%), "
-          f"{100 * np.sqrt(0.95 * 0.05 / m):.1f}% (95%); in an S/N subset of n cases multiply by sqrt(M/n)")
+    print(
+        f"coverage of credible intervals: M = {m} prior-drawn cases per row 'all'; sampler "
+        f"{args.walkers} walkers x {args.steps} steps ({args.burn} burn-in), batched engine; "
+        f"intrinsic scatter of [OII], [OIII], [SII]: "
+        f"{'registry (0.1 dex)' if args.scatter_dex is None else f'{args.scatter_dex:g} dex'}"
+    )
+    print(
+        f"binomial s.e. at M = {m}: {100 * np.sqrt(0.68 * 0.32 / m):.1f}% (68%), "
+        f"{100 * np.sqrt(0.95 * 0.05 / m):.1f}% (95%); in an S/N subset of n cases multiply by sqrt(M/n)"
+    )
     names = ("12+log(O/H)", "A_V", "log f_Hb")
     for scatter in args.scatter:
         truth, flux, error = simulate(m, scatter, args.seed, args.scatter_dex)
         snr = np.max(flux / error, axis=1)
         print()
-        print(f"intrinsic scatter drawn {scatter}; columns per parameter: in 68%, in 95%, mean bias "
-              f"(median - truth), median 68% width")
+        print(
+            f"intrinsic scatter drawn {scatter}; columns per parameter: in 68%, in 95%, mean bias "
+            f"(median - truth), median 68% width"
+        )
         head = f"{'likelihood':<11}{'S/N':>9}{'n':>6} |" + "|".join(f"{n:^27}" for n in names)
         print(head)
         print("-" * len(head))
@@ -121,11 +153,14 @@ def main(argv=None) -> None:
             seconds = time.perf_counter() - t0
             subsets = [("all", np.ones(m, bool))] + [
                 (f"{lo:g}-{hi:g}" if np.isfinite(hi) else f">={lo:g}", (snr >= lo) & (snr < hi))
-                for lo, hi in SNR_BINS]
+                for lo, hi in SNR_BINS
+            ]
             for label, subset in subsets:
                 c = table(p, truth, subset)
-                cells = "|".join(f"{c[4 * k]:>6.3f}{c[4 * k + 1]:>6.3f}{c[4 * k + 2]:>+8.3f}{c[4 * k + 3]:>7.3f}"
-                                 for k in range(3))
+                cells = "|".join(
+                    f"{c[4 * k]:>6.3f}{c[4 * k + 1]:>6.3f}{c[4 * k + 2]:>+8.3f}{c[4 * k + 3]:>7.3f}"
+                    for k in range(3)
+                )
                 print(f"{likelihood:<11}{label:>9}{subset.sum():>6} |{cells}")
             print(f"{'':<11}({seconds:.0f} s, converged fraction {converged:.2f})")
 

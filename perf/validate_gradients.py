@@ -32,38 +32,59 @@ def main():
     truth = Table.read(args.mock / "truth" / "galaxies.ecsv")
     truth.add_index("galaxy_id")
     table = Table.read(args.results / "gradients" / "gradients.ecsv")
-    print("gradients (dex/kpc): truth | individual spaxels (pull) | radial annuli (pull) | kept, spaxels")
+    print(
+        "gradients (dex/kpc): truth | individual spaxels (pull) | radial annuli (pull) | kept, spaxels"
+    )
     kept = []
     for r in table:
         g = float(truth.loc[r["galaxy_id"]]["oh12_gradient_dex_per_kpc"])
         out = []
         for m in ("spaxel", "annulus"):
             s, e = r[f"{m}_slope"], r[f"{m}_slope_err"]
-            out.append(f"{s:+.3f} +- {e:.3f} ({(s - g) / e:+.1f})" if np.isfinite(s) else "    --            ")
-        print(f"  {r['galaxy_id']}: {g:+.3f} | {out[0]} | {out[1]} | {'kept' if r['kept'] else 'left out'}, "
-              f"{r['n_fitted_spaxels']}{', AGN candidate' if r['agn_candidate'] else ''}")
+            out.append(
+                f"{s:+.3f} +- {e:.3f} ({(s - g) / e:+.1f})"
+                if np.isfinite(s)
+                else "    --            "
+            )
+        print(
+            f"  {r['galaxy_id']}: {g:+.3f} | {out[0]} | {out[1]} | {'kept' if r['kept'] else 'left out'}, "
+            f"{r['n_fitted_spaxels']}{', AGN candidate' if r['agn_candidate'] else ''}"
+        )
         if r["kept"] and np.isfinite(r["spaxel_slope"]):
-            kept.append((r["spaxel_slope"] - g, r["spaxel_slope_err"], r["annulus_slope"] - g, r["annulus_slope_err"]))
+            kept.append(
+                (
+                    r["spaxel_slope"] - g,
+                    r["spaxel_slope_err"],
+                    r["annulus_slope"] - g,
+                    r["annulus_slope_err"],
+                )
+            )
     d = np.array(kept)
     for k, name in ((0, "individual spaxels"), (2, "radial annuli")):
         ok = np.isfinite(d[:, k])
         diff, err = d[ok, k], d[ok, k + 1]
         w = 1 / err**2
-        print(f"{name}: {ok.sum()} kept galaxies with a gradient; within 2 sigma of the truth: "
-              f"{np.sum(np.abs(diff / err) < 2)}; mean (recovered - true) {diff.mean():+.3f} +- "
-              f"{diff.std(ddof=1) / np.sqrt(ok.sum()):.3f}, inverse-variance weighted {np.sum(w * diff) / w.sum():+.4f} "
-              f"+- {1 / np.sqrt(w.sum()):.4f} dex/kpc")
-    print("\nspaxel radius maps against the truth radius (binned 2x2, spaxels with truth radius < 5 kpc):")
+        print(
+            f"{name}: {ok.sum()} kept galaxies with a gradient; within 2 sigma of the truth: "
+            f"{np.sum(np.abs(diff / err) < 2)}; mean (recovered - true) {diff.mean():+.3f} +- "
+            f"{diff.std(ddof=1) / np.sqrt(ok.sum()):.3f}, inverse-variance weighted {np.sum(w * diff) / w.sum():+.4f} "
+            f"+- {1 / np.sqrt(w.sum()):.4f} dex/kpc"
+        )
+    print(
+        "\nspaxel radius maps against the truth radius (binned 2x2, spaxels with truth radius < 5 kpc):"
+    )
     for gid in table["galaxy_id"]:
         radius = read_radius_map(args.results / "morphology" / f"{gid}_radius.fits").radius_kpc
         with fits.open(args.mock / "truth" / f"{gid}_truth.fits") as hdul:
             true = np.asarray(hdul["RADIUS_KPC"].data, dtype=float)
         n = radius.shape[0]
         f = true.shape[0] // n
-        true = true[:n * f, :n * f].reshape(n, f, n, f).mean(axis=(1, 3))
+        true = true[: n * f, : n * f].reshape(n, f, n, f).mean(axis=(1, 3))
         inner = true < 5
         dr = np.abs(radius - true)[inner]
-        print(f"  {gid}: median |dR| {np.median(dr):.3f} kpc, 95th percentile {np.percentile(dr, 95):.3f} kpc")
+        print(
+            f"  {gid}: median |dR| {np.median(dr):.3f} kpc, 95th percentile {np.percentile(dr, 95):.3f} kpc"
+        )
 
 
 if __name__ == "__main__":

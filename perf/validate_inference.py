@@ -47,20 +47,32 @@ def global_fits(results: Path, truth: Table):
         t = truth.loc[row["galaxy_id"]]
         mu_ratio = t["magnification_effective"] / row["magnification"]
         out = []
-        for q, true in (("oh12", t["oh12_global"]), ("av", t["av_neb"]), ("sfr", t["sfr_msun_yr"] * mu_ratio)):
+        for q, true in (
+            ("oh12", t["oh12_global"]),
+            ("av", t["av_neb"]),
+            ("sfr", t["sfr_msun_yr"] * mu_ratio),
+        ):
             p = float(pull(row[f"{q}_p50"], row[f"{q}_p16"], row[f"{q}_p84"], true))
             within[q].append(p)
             flag = row[f"{q}_limit"]
-            out.append(f"{q} {flag}{row[f'{q}_p50']:.2f} [{row[f'{q}_p16']:.2f}, {row[f'{q}_p84']:.2f}] "
-                       f"truth {true:.2f} pull {p:+.1f}")
-        print(f"  {row['galaxy_id']} (tau {row['tau_max']:.0f}, {'converged' if row['converged'] else 'NOT converged'}): "
-              + " | ".join(out))
+            out.append(
+                f"{q} {flag}{row[f'{q}_p50']:.2f} [{row[f'{q}_p16']:.2f}, {row[f'{q}_p84']:.2f}] "
+                f"truth {true:.2f} pull {p:+.1f}"
+            )
+        print(
+            f"  {row['galaxy_id']} (tau {row['tau_max']:.0f}, {'converged' if row['converged'] else 'NOT converged'}): "
+            + " | ".join(out)
+        )
     for q, pulls in within.items():
         pulls = np.abs(np.array(pulls))
-        print(f"  {q}: truth within 1 sigma for {np.sum(pulls <= 1)} of {pulls.size}, within 2 sigma for "
-              f"{np.sum(pulls <= 2)}")
-    print("  (SFR truth times mu_effective / mu_centre: the fit divides by the lens model's magnification "
-          "at the galaxy's position, the mock's flux by the light-weighted one)")
+        print(
+            f"  {q}: truth within 1 sigma for {np.sum(pulls <= 1)} of {pulls.size}, within 2 sigma for "
+            f"{np.sum(pulls <= 2)}"
+        )
+    print(
+        "  (SFR truth times mu_effective / mu_centre: the fit divides by the lens model's magnification "
+        "at the galaxy's position, the mock's flux by the light-weighted one)"
+    )
 
 
 def binned_truth(truth_path: Path, factor: int, shape):
@@ -68,7 +80,7 @@ def binned_truth(truth_path: Path, factor: int, shape):
         oh = np.asarray(hdul["OH12"].data, dtype=float)
         hb = np.asarray(hdul["HB_INTRINSIC"].data, dtype=float)
     ny, nx = shape
-    oh, hb = oh[:ny * factor, :nx * factor], hb[:ny * factor, :nx * factor]
+    oh, hb = oh[: ny * factor, : nx * factor], hb[: ny * factor, : nx * factor]
     w = hb.reshape(ny, factor, nx, factor)
     total = w.sum(axis=(1, 3))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -76,7 +88,9 @@ def binned_truth(truth_path: Path, factor: int, shape):
 
 
 def spaxel_maps(results: Path, mock: Path, galaxies):
-    print("\nper-spaxel 12+log(O/H) against the binned truth map (pull = (median - truth) / conservative error):")
+    print(
+        "\nper-spaxel 12+log(O/H) against the binned truth map (pull = (median - truth) / conservative error):"
+    )
     all_pulls = []
     for gid in galaxies:
         path = results / "inference" / "maps" / f"{gid}_maps.fits"
@@ -91,14 +105,18 @@ def spaxel_maps(results: Path, mock: Path, galaxies):
         p = p[fitted & np.isfinite(p)]
         all_pulls.append(p)
         conv = np.asarray(maps["CONVERGED"])[fitted]
-        print(f"  {gid}: {p.size:4d} spaxels, pull median {np.median(p):+.2f}, std {p.std():.2f}, "
-              f"|pull| < 1: {np.mean(np.abs(p) < 1):.0%}, < 2: {np.mean(np.abs(p) < 2):.0%}; "
-              f"{np.sum(conv != 1)} unconverged")
+        print(
+            f"  {gid}: {p.size:4d} spaxels, pull median {np.median(p):+.2f}, std {p.std():.2f}, "
+            f"|pull| < 1: {np.mean(np.abs(p) < 1):.0%}, < 2: {np.mean(np.abs(p) < 2):.0%}; "
+            f"{np.sum(conv != 1)} unconverged"
+        )
     if all_pulls:
         p = np.concatenate(all_pulls)
-        print(f"  sample: {p.size} spaxels, pull median {np.median(p):+.2f}, std {p.std():.2f}, "
-              f"|pull| < 1: {np.mean(np.abs(p) < 1):.0%}, < 2: {np.mean(np.abs(p) < 2):.0%}, "
-              f"< 3: {np.mean(np.abs(p) < 3):.0%}")
+        print(
+            f"  sample: {p.size} spaxels, pull median {np.median(p):+.2f}, std {p.std():.2f}, "
+            f"|pull| < 1: {np.mean(np.abs(p) < 1):.0%}, < 2: {np.mean(np.abs(p) < 2):.0%}, "
+            f"< 3: {np.mean(np.abs(p) < 3):.0%}"
+        )
         hist, edges = np.histogram(np.clip(p, -4, 4), bins=16, range=(-4, 4))
         print("  histogram of pulls (-4..4, clipped):")
         for n, lo in zip(hist, edges[:-1]):
@@ -112,8 +130,10 @@ def job_times(results: Path):
         if not files:
             continue
         seconds = np.array([float(Table.read(f, format="ascii.tab")["s"][0]) for f in files])
-        print(f"  {rule}: {len(files)} jobs, {seconds.sum():.0f} s in all, median {np.median(seconds):.1f} s, "
-              f"max {seconds.max():.1f} s")
+        print(
+            f"  {rule}: {len(files)} jobs, {seconds.sum():.0f} s in all, median {np.median(seconds):.1f} s, "
+            f"max {seconds.max():.1f} s"
+        )
 
 
 def main():

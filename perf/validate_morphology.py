@@ -50,11 +50,15 @@ def main(argv=None) -> int:
     truth = Table.read(args.mock / "truth" / "galaxies.ecsv", format="ascii.ecsv")
     lenses = {}
     n_checked = n_pass = 0
-    header = (f"{'id':5} {'lens':9} {'q_true':>6} {'q_fit':>13} {'PA_true':>7} {'PA_fit':>12} "
-              f"{'dPA':>6} {'i_true':>6} {'i_fit':>11} {'centre (arcsec) x, y':>27} {'npix':>5} "
-              f"{'crit':>5} | {'R: med/p95 |dR| kpc (3x3)':>26} {'(centre)':>12}")
-    print(f"source-plane morphology of {args.image} maps, threshold {args.threshold:g} of peak, "
-          f"PSF FWHM {args.psf_fwhm:g}\"")
+    header = (
+        f"{'id':5} {'lens':9} {'q_true':>6} {'q_fit':>13} {'PA_true':>7} {'PA_fit':>12} "
+        f"{'dPA':>6} {'i_true':>6} {'i_fit':>11} {'centre (arcsec) x, y':>27} {'npix':>5} "
+        f"{'crit':>5} | {'R: med/p95 |dR| kpc (3x3)':>26} {'(centre)':>12}"
+    )
+    print(
+        f"source-plane morphology of {args.image} maps, threshold {args.threshold:g} of peak, "
+        f'PSF FWHM {args.psf_fwhm:g}"'
+    )
     print(header)
     t_start = time.perf_counter()
     for row in truth:
@@ -70,8 +74,18 @@ def main(argv=None) -> int:
         with fits.open(path) as hdul:
             data = np.asarray(hdul[0].data, dtype=float)
             wcs = WCS(hdul[0].header)
-        m = fit_source_morphology(data, wcs, lens, z, ra, dec, threshold=args.threshold,
-                                  psf_fwhm_arcsec=args.psf_fwhm, galaxy=gid, source=path)
+        m = fit_source_morphology(
+            data,
+            wcs,
+            lens,
+            z,
+            ra,
+            dec,
+            threshold=args.threshold,
+            psf_fwhm_arcsec=args.psf_fwhm,
+            galaxy=gid,
+            source=path,
+        )
         q_true = float(row["axis_ratio"])
         pa_true = float(row["major_axis_pa_deg"])
         i_true = float(row["inclination_deg"])
@@ -96,14 +110,18 @@ def main(argv=None) -> int:
             diff = np.abs(rmap.radius_kpc[inner] - true_r[inner])
             stats.append((np.median(diff), np.percentile(diff, 95)))
 
-        print(f"{gid:5} {name:9} {q_true:6.2f} {m.axis_ratio:6.3f}±{m.axis_ratio_err:5.3f} "
-              f"{pa_true:7.1f} {m.pa_deg:6.1f}±{m.pa_err_deg:4.1f} {dpa:+6.2f} {i_true:6.1f} "
-              f"{m.inclination_deg:5.1f}±{m.inclination_err_deg:4.1f} "
-              f"{m.x0:+.4f}±{m.x0_err:.4f},{m.y0:+.4f}±{m.y0_err:.4f} {m.n_pixels:5d} "
-              f"{crit:>5} | {stats[0][0]:10.4f} / {stats[0][1]:6.4f} ({inner.sum():4d} px)"
-              f" {stats[1][0]:5.3f}/{stats[1][1]:5.3f}")
-    print(f"done-when (q < 0.8: centre < 0.1\", |dq| < 0.1, |dPA| < 10 deg): {n_pass} of "
-          f"{n_checked} galaxies pass; {time.perf_counter() - t_start:.1f} s in all")
+        print(
+            f"{gid:5} {name:9} {q_true:6.2f} {m.axis_ratio:6.3f}±{m.axis_ratio_err:5.3f} "
+            f"{pa_true:7.1f} {m.pa_deg:6.1f}±{m.pa_err_deg:4.1f} {dpa:+6.2f} {i_true:6.1f} "
+            f"{m.inclination_deg:5.1f}±{m.inclination_err_deg:4.1f} "
+            f"{m.x0:+.4f}±{m.x0_err:.4f},{m.y0:+.4f}±{m.y0_err:.4f} {m.n_pixels:5d} "
+            f"{crit:>5} | {stats[0][0]:10.4f} / {stats[0][1]:6.4f} ({inner.sum():4d} px)"
+            f" {stats[1][0]:5.3f}/{stats[1][1]:5.3f}"
+        )
+    print(
+        f'done-when (q < 0.8: centre < 0.1", |dq| < 0.1, |dPA| < 10 deg): {n_pass} of '
+        f"{n_checked} galaxies pass; {time.perf_counter() - t_start:.1f} s in all"
+    )
     return 0 if n_pass == n_checked else 1
 
 

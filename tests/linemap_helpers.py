@@ -20,13 +20,27 @@ def gaussian_image(x, y, sigma_x=2.0, sigma_y=1.4, angle_deg=30.0, flux=1.0, x0=
     t = np.radians(angle_deg)
     u = (x - x0) * np.cos(t) + (y - y0) * np.sin(t)
     v = -(x - x0) * np.sin(t) + (y - y0) * np.cos(t)
-    return flux * np.exp(-0.5 * (u**2 / sigma_x**2 + v**2 / sigma_y**2)) / (2 * np.pi * sigma_x * sigma_y)
+    return (
+        flux
+        * np.exp(-0.5 * (u**2 / sigma_x**2 + v**2 / sigma_y**2))
+        / (2 * np.pi * sigma_x * sigma_y)
+    )
 
 
-def synthetic_spectrum(line_fluxes: dict, redshift: float, noise: float = 0.002, seed: int = 1,
-                       wave0: float = 10800.0, ncol: int = 300, continuum: float = 0.0,
-                       continuum_model_scale: float = 1.0, contamination: float = 0.0,
-                       source=None, direct: bool = True, grism: str = "G141"):
+def synthetic_spectrum(
+    line_fluxes: dict,
+    redshift: float,
+    noise: float = 0.002,
+    seed: int = 1,
+    wave0: float = 10800.0,
+    ncol: int = 300,
+    continuum: float = 0.0,
+    continuum_model_scale: float = 1.0,
+    contamination: float = 0.0,
+    source=None,
+    direct: bool = True,
+    grism: str = "G141",
+):
     """A Spectrum2D of one source and its truth.
 
     Parameters
@@ -75,9 +89,17 @@ def synthetic_spectrum(line_fluxes: dict, redshift: float, noise: float = 0.002,
         contam[N // 2 + 12 : N // 2 + 15, :] = contamination
     sci = sci + cont + contam + rng.normal(0.0, noise, sci.shape)
     spec = Spectrum2D(
-        galaxy="test", pa_v3=119.0, dispersion_pa=74.0, grism=grism, science=sci,
-        error=np.full(sci.shape, noise), contamination=contam, continuum=cont * continuum_model_scale,
-        wavelength=wave, pixel_scale=0.065, source="synthetic",
+        galaxy="test",
+        pa_v3=119.0,
+        dispersion_pa=74.0,
+        grism=grism,
+        science=sci,
+        error=np.full(sci.shape, noise),
+        contamination=contam,
+        continuum=cont * continuum_model_scale,
+        wavelength=wave,
+        pixel_scale=0.065,
+        source="synthetic",
         direct_image=(image / image.max()) if direct else None,
     )
     return spec, truth

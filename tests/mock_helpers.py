@@ -16,8 +16,13 @@ REPO = Path(__file__).resolve().parents[1]
 def mock_settings(**overrides) -> dict:
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     settings = {k: v for k, v in config["mock"].items() if k not in ("enabled", "galaxies")}
-    settings.update(field=config["field"], observations=config["observations"],
-                    reference_pa=config["reference_pa"], stamp_pixels=64, supersample=2)
+    settings.update(
+        field=config["field"],
+        observations=config["observations"],
+        reference_pa=config["reference_pa"],
+        stamp_pixels=64,
+        supersample=2,
+    )
     settings.update(overrides)
     return settings
 

@@ -33,14 +33,17 @@ def copy_workflow(destination: Path) -> Path:
     return destination
 
 
-def run_snakemake(workdir: Path, *args, cores: int | None = 2, check: bool = True,
-                  env: dict | None = None) -> subprocess.CompletedProcess:
+def run_snakemake(
+    workdir: Path, *args, cores: int | None = 2, check: bool = True, env: dict | None = None
+) -> subprocess.CompletedProcess:
     """Run Snakemake in ``workdir``; on failure raise with the tail of its output."""
     cmd = [sys.executable, "-m", "snakemake", *(["--cores", str(cores)] if cores else []), *args]
     result = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, env=env)
     if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed in {workdir}:\n{result.stdout[-3000:]}\n"
-                             f"{result.stderr[-5000:]}")
+        raise AssertionError(
+            f"{' '.join(cmd)} failed in {workdir}:\n{result.stdout[-3000:]}\n"
+            f"{result.stderr[-5000:]}"
+        )
     return result
 
 
@@ -55,7 +58,9 @@ def planned_jobs(output: str) -> list[dict]:
     for block in re.split(r"^(?:local)?(?:rule|checkpoint) ", output, flags=re.M)[1:]:
         rule = block.split(":", 1)[0].strip()
         fields = dict(re.findall(r"^\s+(output|wildcards): (.*)$", block, flags=re.M))
-        wildcards = dict(item.split("=", 1) for item in fields.get("wildcards", "").split(", ") if "=" in item)
+        wildcards = dict(
+            item.split("=", 1) for item in fields.get("wildcards", "").split(", ") if "=" in item
+        )
         outputs = [o.strip() for o in fields.get("output", "").split(",") if o.strip()]
         jobs.append(dict(rule=rule, wildcards=wildcards, outputs=outputs))
     return jobs
@@ -67,10 +72,14 @@ def compared_products(results: Path, ignore: tuple[str, ...] = ()) -> list[Path]
     ``ignore`` holds glob patterns (relative to ``results``) of files left out, such as the
     shard files when two runs use different shard layouts.
     """
-    return sorted(p.relative_to(results) for p in results.rglob("*")
-                  if p.is_file() and p.suffix in COMPARED_SUFFIXES
-                  and not set(SKIPPED_PARTS) & set(p.relative_to(results).parts)
-                  and not any(p.relative_to(results).match(pattern) for pattern in ignore))
+    return sorted(
+        p.relative_to(results)
+        for p in results.rglob("*")
+        if p.is_file()
+        and p.suffix in COMPARED_SUFFIXES
+        and not set(SKIPPED_PARTS) & set(p.relative_to(results).parts)
+        and not any(p.relative_to(results).match(pattern) for pattern in ignore)
+    )
 
 
 def _fits_differences(a: Path, b: Path) -> list[str]:
@@ -78,7 +87,9 @@ def _fits_differences(a: Path, b: Path) -> list[str]:
     if diff.identical:
         return []
     lines = [line.strip() for line in diff.report().splitlines()]
-    return [line for line in lines if "differ" in line or line.startswith(("a>", "b>", "Extension"))][:8]
+    return [
+        line for line in lines if "differ" in line or line.startswith(("a>", "b>", "Extension"))
+    ][:8]
 
 
 def _ecsv_differences(a: Path, b: Path) -> list[str]:
@@ -93,8 +104,11 @@ def _ecsv_differences(a: Path, b: Path) -> list[str]:
         if ca.unit != cb.unit:
             problems.append(f"column {name}: unit {ca.unit} vs {cb.unit}")
         va, vb = np.asarray(ca), np.asarray(cb)
-        same = (np.array_equal(va, vb, equal_nan=True) if va.dtype.kind == "f"
-                else np.array_equal(va, vb))
+        same = (
+            np.array_equal(va, vb, equal_nan=True)
+            if va.dtype.kind == "f"
+            else np.array_equal(va, vb)
+        )
         if not same:
             problems.append(f"column {name} differs")
     return problems
@@ -111,20 +125,25 @@ def _h5_differences(a: Path, b: Path) -> list[str]:
         for name in ["/", *names_a]:
             oa, ob = fa[name], fb[name]
             if dict(oa.attrs).keys() != dict(ob.attrs).keys() or any(
-                    not np.array_equal(np.asarray(oa.attrs[k]), np.asarray(ob.attrs[k]))
-                    for k in oa.attrs):
+                not np.array_equal(np.asarray(oa.attrs[k]), np.asarray(ob.attrs[k]))
+                for k in oa.attrs
+            ):
                 problems.append(f"{name}: attributes differ")
             if isinstance(oa, h5py.Dataset):
                 va, vb = oa[()], ob[()]
                 kind = np.asarray(va).dtype.kind
-                if not (np.array_equal(va, vb, equal_nan=True) if kind in "fc"
-                        else np.array_equal(va, vb)):
+                if not (
+                    np.array_equal(va, vb, equal_nan=True)
+                    if kind in "fc"
+                    else np.array_equal(va, vb)
+                ):
                     problems.append(f"{name}: data differ")
     return problems
 
 
-def result_differences(results_a: Path, results_b: Path,
-                       ignore: tuple[str, ...] = ()) -> dict[str, list[str]]:
+def result_differences(
+    results_a: Path, results_b: Path, ignore: tuple[str, ...] = ()
+) -> dict[str, list[str]]:
     """Every difference between the products of two results folders, by relative path.
 
     Values are compared exactly (no tolerance): the workflow promises identical numbers whatever
@@ -137,8 +156,11 @@ def result_differences(results_a: Path, results_b: Path,
     for relative in sorted(set(files_a) & set(files_b)):
         a, b = results_a / relative, results_b / relative
         check = compare.get(relative.suffix)
-        problems = (check(a, b) if check else
-                    ([] if a.read_bytes() == b.read_bytes() else ["contents differ"]))
+        problems = (
+            check(a, b)
+            if check
+            else ([] if a.read_bytes() == b.read_bytes() else ["contents differ"])
+        )
         if problems:
             differences[str(relative)] = problems
     return differences

@@ -58,7 +58,11 @@ def _merge(base: dict, update: dict) -> dict:
     """Deep merge, as Snakemake lays --configfile over the Snakefile's configfile."""
     out = dict(base)
     for key, value in update.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        out[key] = (
+            _merge(out[key], value)
+            if isinstance(value, dict) and isinstance(out.get(key), dict)
+            else value
+        )
     return out
 
 
@@ -141,9 +145,14 @@ def _read_config_sections(args) -> tuple[dict, dict, float, str | None]:
             raise InputError(path, f"inference.{key}: must be a mapping")
         sections.append(dict(section))
     limit_fraction = inference.get("limit_fraction", LIMIT_FRACTION)
-    if isinstance(limit_fraction, bool) or not isinstance(limit_fraction, (int, float)) \
-            or not 0 < limit_fraction < 1:
-        raise InputError(path, f"inference.limit_fraction = {limit_fraction!r}: need a number in (0, 1)")
+    if (
+        isinstance(limit_fraction, bool)
+        or not isinstance(limit_fraction, (int, float))
+        or not 0 < limit_fraction < 1
+    ):
+        raise InputError(
+            path, f"inference.limit_fraction = {limit_fraction!r}: need a number in (0, 1)"
+        )
     return sections[0], sections[1], float(limit_fraction), os.fspath(path)
 
 
@@ -151,28 +160,46 @@ def inference_settings(args) -> tuple[InferenceSettings, SamplerSettings, float,
     """Settings of ``fit-fluxes``: the configuration's sections overridden by the options, the
     limit fraction and the configuration file read (None: library defaults)."""
     model, sampler, limit_fraction, config_path = _read_config_sections(args)
-    for option, key in (("likelihood", "likelihood"), ("parameters", "parameters"),
-                        ("calibration", "calibration")):
+    for option, key in (
+        ("likelihood", "likelihood"),
+        ("parameters", "parameters"),
+        ("calibration", "calibration"),
+    ):
         if getattr(args, option) is not None:
             model[key] = getattr(args, option)
-    for option, key in (("engine", "engine"), ("seed", "seed"), ("walkers", "n_walkers"),
-                        ("steps", "n_steps"), ("burn", "n_burn"), ("thin", "thin")):
+    for option, key in (
+        ("engine", "engine"),
+        ("seed", "seed"),
+        ("walkers", "n_walkers"),
+        ("steps", "n_steps"),
+        ("burn", "n_burn"),
+        ("thin", "thin"),
+    ):
         if getattr(args, option) is not None:
             sampler[key] = getattr(args, option)
     where = config_path or "library defaults"
     built = []
-    for cls, section, name in ((InferenceSettings, model, "model"), (SamplerSettings, sampler, "sampler")):
+    for cls, section, name in (
+        (InferenceSettings, model, "model"),
+        (SamplerSettings, sampler, "sampler"),
+    ):
         try:
             built.append(cls.from_config(section, f"{where}: inference.{name}"))
         except (TypeError, ValueError) as exc:
             if isinstance(exc, InputError):
                 raise
-            raise InputError(where, f"inference.{name}: a value has the wrong type ({exc})") from exc
+            raise InputError(
+                where, f"inference.{name}: a value has the wrong type ({exc})"
+            ) from exc
     return built[0], built[1], limit_fraction, config_path
 
 
-def fit_flux_table(table, model_settings: InferenceSettings, sampler_settings: SamplerSettings,
-                   limit_fraction: float = LIMIT_FRACTION):
+def fit_flux_table(
+    table,
+    model_settings: InferenceSettings,
+    sampler_settings: SamplerSettings,
+    limit_fraction: float = LIMIT_FRACTION,
+):
     """Fit every row of a :class:`ohmap.io.fluxtable.FluxTable`.
 
     Rows are grouped by the [NII]/H-alpha the vanilla set holds fixed (one
@@ -197,7 +224,9 @@ def fit_flux_table(table, model_settings: InferenceSettings, sampler_settings: S
         nii = np.full(n, np.nan)
         groups = [(None, np.arange(n))]
         if np.isfinite(table.nii_ha).any():
-            log.info("the extended parameter set fits [NII]/H-alpha: the table's nii_ha column is not used")
+            log.info(
+                "the extended parameter set fits [NII]/H-alpha: the table's nii_ha column is not used"
+            )
     else:
         nii = np.where(np.isfinite(table.nii_ha), table.nii_ha, model_settings.nii_ha_vanilla)
         groups = [(value, np.flatnonzero(nii == value)) for value in np.unique(nii)]
@@ -207,19 +236,38 @@ def fit_flux_table(table, model_settings: InferenceSettings, sampler_settings: S
         model = LineFluxModel(table.lines, model_settings, nii_ha=value)
         models.append(model)
         what = "[NII]/H-alpha free" if extended else f"[NII]/H-alpha = {value:g}"
-        log.info("group %d of %d: %d row(s), %s, lines %s, %s engine", g, len(groups), rows.size, what,
-                 ", ".join(table.lines), sampler_settings.engine)
+        log.info(
+            "group %d of %d: %d row(s), %s, lines %s, %s engine",
+            g,
+            len(groups),
+            rows.size,
+            what,
+            ", ".join(table.lines),
+            sampler_settings.engine,
+        )
         keys = [("fit-fluxes", table.ids[i]) for i in rows]
-        results = fit_fluxes(model, table.flux[rows], table.error[rows], keys, sampler_settings,
-                             table.redshift[rows], table.magnification[rows],
-                             limit_fraction=limit_fraction)
+        results = fit_fluxes(
+            model,
+            table.flux[rows],
+            table.error[rows],
+            keys,
+            sampler_settings,
+            table.redshift[rows],
+            table.magnification[rows],
+            limit_fraction=limit_fraction,
+        )
         for i, result in zip(rows, results):
             fits[i] = result
     return fits, nii, models
 
 
-def settings_meta(model: LineFluxModel, sampler_settings: SamplerSettings, source: str,
-                  config_path: str | None, limit_fraction: float = LIMIT_FRACTION) -> dict:
+def settings_meta(
+    model: LineFluxModel,
+    sampler_settings: SamplerSettings,
+    source: str,
+    config_path: str | None,
+    limit_fraction: float = LIMIT_FRACTION,
+) -> dict:
     """The settings a result was made with, as written in its header (or sidecar)."""
     from ohmap.io.fluxtable import FLUX_UNIT
 
@@ -229,12 +277,18 @@ def settings_meta(model: LineFluxModel, sampler_settings: SamplerSettings, sourc
     priors = {
         "oh12": {"distribution": "flat", "bounds": list(s.oh12_prior), "unit": "dex"},
         "av": {"distribution": "flat", "bounds": list(s.av_prior), "unit": "mag"},
-        "hbeta": {"distribution": "Jeffreys (flat in log10)", "bounds": list(s.hbeta_prior),
-                  "unit": flux_unit},
+        "hbeta": {
+            "distribution": "Jeffreys (flat in log10)",
+            "bounds": list(s.hbeta_prior),
+            "unit": flux_unit,
+        },
     }
     if model.extended:
-        priors["nii_ha"] = {"distribution": "Jeffreys (flat in log10)", "bounds": list(s.nii_ha_prior),
-                            "unit": ""}
+        priors["nii_ha"] = {
+            "distribution": "Jeffreys (flat in log10)",
+            "bounds": list(s.nii_ha_prior),
+            "unit": "",
+        }
     return {
         "command": "ohmap fit-fluxes",
         "ohmap_version": __version__,
@@ -242,9 +296,13 @@ def settings_meta(model: LineFluxModel, sampler_settings: SamplerSettings, sourc
         "config": config_path or "library defaults",
         "flux_unit": flux_unit,
         "lines": list(model.lines),
-        "calibration": {"name": cal.name, "reference": cal.reference,
-                        "ratios": {line: cal.ratios[line].reference for line in model.lines
-                                   if line in cal.ratios}},
+        "calibration": {
+            "name": cal.name,
+            "reference": cal.reference,
+            "ratios": {
+                line: cal.ratios[line].reference for line in model.lines if line in cal.ratios
+            },
+        },
         "sigma_R_dex": {line: float(x) for line, x in zip(model.lines, model.scatter)},
         "likelihood": s.likelihood,
         "parameters": s.parameters,
@@ -276,16 +334,29 @@ def _fit_fluxes(args) -> int:
             raise InputError(out, "--out is the input table; give another file name")
         model_settings, sampler_settings, limit_fraction, config_path = inference_settings(args)
         table = read_flux_table(source)
-        log.info("%s: %d row(s), lines %s; %s parameter set, %s likelihood, calibration %s", source,
-                 len(table), ", ".join(table.lines), model_settings.parameters, model_settings.likelihood,
-                 model_settings.calibration)
+        log.info(
+            "%s: %d row(s), lines %s; %s parameter set, %s likelihood, calibration %s",
+            source,
+            len(table),
+            ", ".join(table.lines),
+            model_settings.parameters,
+            model_settings.likelihood,
+            model_settings.calibration,
+        )
         fits, nii, models = fit_flux_table(table, model_settings, sampler_settings, limit_fraction)
         quantities = ["oh12", "av", "hbeta", "sfr"] + (["nii_ha"] if models[0].extended else [])
-        meta = settings_meta(models[0], sampler_settings, os.fspath(source), config_path, limit_fraction)
+        meta = settings_meta(
+            models[0], sampler_settings, os.fspath(source), config_path, limit_fraction
+        )
         result = result_table(table, fits, quantities, None if models[0].extended else nii, meta)
         written = write_result_table(result, out)
-        log.info("fitted %d row(s) in %d group(s); %d not converged (chain shorter than %g x tau)",
-                 len(fits), len(models), sum(not f.converged for f in fits), sampler_settings.min_tau_multiple)
+        log.info(
+            "fitted %d row(s) in %d group(s); %d not converged (chain shorter than %g x tau)",
+            len(fits),
+            len(models),
+            sum(not f.converged for f in fits),
+            sampler_settings.min_tau_multiple,
+        )
         for path in written:
             print(path)
         return 0
@@ -305,36 +376,62 @@ def _non_negative_int(text: str) -> int:
 
 
 def _add_fit_fluxes(sub) -> None:
-    fit = sub.add_parser("fit-fluxes", help="fit metallicity, dust and SFR to a table of line fluxes",
-                         description=FIT_FLUXES_DESCRIPTION,
-                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    fit = sub.add_parser(
+        "fit-fluxes",
+        help="fit metallicity, dust and SFR to a table of line fluxes",
+        description=FIT_FLUXES_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     fit.add_argument("table", help="CSV or ECSV table of line fluxes (1e-17 erg/s/cm^2)")
-    fit.add_argument("--out", required=True, metavar="RESULT",
-                     help="output table: ECSV, or CSV if it ends in .csv (plus RESULT.meta.yaml)")
-    fit.add_argument("--config", metavar="PATH",
-                     help=f"configuration whose inference.model and inference.sampler sections are used "
-                          f"(default: {DEFAULT_CONFIG} if it exists, else the library defaults)")
+    fit.add_argument(
+        "--out",
+        required=True,
+        metavar="RESULT",
+        help="output table: ECSV, or CSV if it ends in .csv (plus RESULT.meta.yaml)",
+    )
+    fit.add_argument(
+        "--config",
+        metavar="PATH",
+        help=f"configuration whose inference.model and inference.sampler sections are used "
+        f"(default: {DEFAULT_CONFIG} if it exists, else the library defaults)",
+    )
     fit.add_argument("--engine", choices=ENGINES, help="sampler engine")
-    fit.add_argument("--likelihood", choices=LIKELIHOODS, help="likelihood (gaussian includes the ln V term)")
-    fit.add_argument("--parameters", choices=PARAMETER_SETS,
-                     help="vanilla ([NII]/H-alpha fixed) or extended ([NII]/H-alpha free)")
-    fit.add_argument("--calibration", metavar="NAME", help="calibration of the registry, e.g. maiolino2008")
-    fit.add_argument("--seed", type=_non_negative_int, metavar="N", help="seed of every row's random stream")
+    fit.add_argument(
+        "--likelihood", choices=LIKELIHOODS, help="likelihood (gaussian includes the ln V term)"
+    )
+    fit.add_argument(
+        "--parameters",
+        choices=PARAMETER_SETS,
+        help="vanilla ([NII]/H-alpha fixed) or extended ([NII]/H-alpha free)",
+    )
+    fit.add_argument(
+        "--calibration", metavar="NAME", help="calibration of the registry, e.g. maiolino2008"
+    )
+    fit.add_argument(
+        "--seed", type=_non_negative_int, metavar="N", help="seed of every row's random stream"
+    )
     fit.add_argument("--walkers", type=_non_negative_int, metavar="N", help="walkers (even, >= 4)")
     fit.add_argument("--steps", type=_non_negative_int, metavar="N", help="steps per walker")
-    fit.add_argument("--burn", type=_non_negative_int, metavar="N", help="burn-in steps discarded (< steps)")
-    fit.add_argument("--thin", type=_non_negative_int, metavar="N", help="keep every N-th step after burn-in")
+    fit.add_argument(
+        "--burn", type=_non_negative_int, metavar="N", help="burn-in steps discarded (< steps)"
+    )
+    fit.add_argument(
+        "--thin", type=_non_negative_int, metavar="N", help="keep every N-th step after burn-in"
+    )
     fit.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
     fit.set_defaults(func=_fit_fluxes)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="ohmap", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="ohmap", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("validate", help="validate a configuration and its sample sheet")
     check.add_argument("config", nargs="?", default="config/config.yaml")
-    check.add_argument("--base", help="configuration the given one is laid over (as --configfile does)")
+    check.add_argument(
+        "--base", help="configuration the given one is laid over (as --configfile does)"
+    )
     check.add_argument("--schemas", default=str(SCHEMAS), help="folder with the JSON schemas")
     check.set_defaults(func=_validate)
     _add_fit_fluxes(sub)

@@ -97,7 +97,9 @@ def load_samples(path, schema_path) -> pd.DataFrame:
     records = []
     for i, row in raw.iterrows():
         record = {
-            col: _coerce(val, props[col]) for col, val in row.items() if _coerce(val, props[col]) is not None
+            col: _coerce(val, props[col])
+            for col, val in row.items()
+            if _coerce(val, props[col]) is not None
         }
         errors = sorted(validator.iter_errors(record), key=lambda e: list(e.absolute_path))
         if errors:
@@ -133,7 +135,9 @@ def galaxy_observations(row, config: dict) -> list[tuple[str, str]]:
     return [(o["pa"], o["grism"]) for o in config["observations"]]
 
 
-def reference_observation(pairs, config: dict, galaxy: str, source="configuration") -> tuple[str, str]:
+def reference_observation(
+    pairs, config: dict, galaxy: str, source="configuration"
+) -> tuple[str, str]:
     """The (PA, grism) whose map grid a galaxy's stacks are on.
 
     The configured ``reference_pa`` with ``linemaps.reference_grism`` (default G141), else the
@@ -148,8 +152,11 @@ def reference_observation(pairs, config: dict, galaxy: str, source="configuratio
     grism = config.get("linemaps", {}).get("reference_grism", "G141")
     at_pa = [g for p, g in pairs if p == pa]
     if not at_pa:
-        raise InputError(source, f"galaxy {galaxy}, field 'observations': not observed at the reference "
-                                 f"PA {pa} (reference_pa), so its maps have no orientation to be aligned to")
+        raise InputError(
+            source,
+            f"galaxy {galaxy}, field 'observations': not observed at the reference "
+            f"PA {pa} (reference_pa), so its maps have no orientation to be aligned to",
+        )
     return pa, (grism if grism in at_pa else sorted(at_pa)[-1])
 
 
@@ -165,15 +172,22 @@ def linemap_settings(config: dict, source="configuration") -> dict:
 
     section = config.get("linemaps") or {}
     out = {}
-    for key, cls in (("extraction", ExtractionSettings), ("alignment", AlignmentSettings),
-                     ("vetting", VettingSettings)):
+    for key, cls in (
+        ("extraction", ExtractionSettings),
+        ("alignment", AlignmentSettings),
+        ("vetting", VettingSettings),
+    ):
         out[key] = cls.from_config(section.get(key), f"{source}, section linemaps.{key}")
-    out["joint"] = JointDeblendSettings.from_config((section.get("stacking") or {}).get("joint"),
-                                                    f"{source}, section linemaps.stacking.joint")
+    out["joint"] = JointDeblendSettings.from_config(
+        (section.get("stacking") or {}).get("joint"), f"{source}, section linemaps.stacking.joint"
+    )
     unknown = [n for n in out["extraction"].lines if n not in LINES_BY_NAME]
     if unknown:
-        raise InputError(source, f"section linemaps.extraction, field 'lines': unknown line(s) "
-                                 f"{', '.join(unknown)} (known: {', '.join(MAP_LINES)})")
+        raise InputError(
+            source,
+            f"section linemaps.extraction, field 'lines': unknown line(s) "
+            f"{', '.join(unknown)} (known: {', '.join(MAP_LINES)})",
+        )
     return out
 
 
@@ -188,8 +202,11 @@ def inference_settings(config: dict, source="configuration") -> dict:
 
     section = config.get("inference") or {}
     out = {}
-    for key, cls in (("model", InferenceSettings), ("sampler", SamplerSettings),
-                     ("spaxels", SpaxelSettings)):
+    for key, cls in (
+        ("model", InferenceSettings),
+        ("sampler", SamplerSettings),
+        ("spaxels", SpaxelSettings),
+    ):
         try:
             out[key] = cls.from_config(section.get(key), f"{source}, section inference.{key}")
         except TypeError as error:
@@ -243,7 +260,8 @@ def check_samples(samples: pd.DataFrame, config: dict, source) -> None:
         grisms = {g for _, g in pairs}
         if not any(lines_in_range(row["redshift"], GRISMS[g], lines) for g in grisms):
             ranges = ", ".join(
-                f"{g} {GRISMS[g].wavelength_min:.0f}-{GRISMS[g].wavelength_max:.0f} A" for g in sorted(grisms)
+                f"{g} {GRISMS[g].wavelength_min:.0f}-{GRISMS[g].wavelength_max:.0f} A"
+                for g in sorted(grisms)
             )
             raise InputError(
                 source,

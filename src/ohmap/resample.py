@@ -26,7 +26,9 @@ KERNELS = {}
 
 def _keys_cubic(d, a=-0.5):
     d = np.abs(d)
-    w = np.where(d <= 1, (a + 2) * d**3 - (a + 3) * d**2 + 1, a * d**3 - 5 * a * d**2 + 8 * a * d - 4 * a)
+    w = np.where(
+        d <= 1, (a + 2) * d**3 - (a + 3) * d**2 + 1, a * d**3 - 5 * a * d**2 + 8 * a * d - 4 * a
+    )
     return np.where(d < 2, w, 0.0)
 
 
@@ -79,8 +81,14 @@ def frame_coordinates(shape, x_phase: float = 0.0):
     return x - (m - 1) / 2.0 + x_phase, y - (n - 1) / 2.0
 
 
-def resampling_matrix(out_shape, in_shape, transform: FrameTransform, in_x_phase: float = 0.0,
-                      out_x_phase: float = 0.0, kernel: str = "lanczos3") -> sparse.csr_matrix:
+def resampling_matrix(
+    out_shape,
+    in_shape,
+    transform: FrameTransform,
+    in_x_phase: float = 0.0,
+    out_x_phase: float = 0.0,
+    kernel: str = "lanczos3",
+) -> sparse.csr_matrix:
     """Sparse matrix taking a map on the input grid to the output grid.
 
     Parameters

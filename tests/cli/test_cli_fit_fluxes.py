@@ -27,8 +27,12 @@ TRUTH = [
 def _row_dict(ident, z, mag, nii, oh12, av, log_hb, missing, rel_error=0.03):
     model = LineFluxModel(FIT_LINES, nii_ha=nii)
     mu, _ = model.expected(np.array([oh12, av, log_hb]))
-    row = {"id": ident, "z": z, "magnification": np.nan if mag is None else mag,
-           "nii_ha": np.nan if nii is None else nii}
+    row = {
+        "id": ident,
+        "z": z,
+        "magnification": np.nan if mag is None else mag,
+        "nii_ha": np.nan if nii is None else nii,
+    }
     for line, value in zip(FIT_LINES, mu):
         row[f"{line}_flux"] = np.nan if line in missing else float(value)
         row[f"{line}_err"] = np.nan if line in missing else float(rel_error * value)
@@ -56,7 +60,9 @@ def config_file(tmp_path_factory):
 def _run(tmp_path, capsys, table_path, out_name="result.ecsv", *extra, config=None):
     out = tmp_path / out_name
     options = ["--config", os.fspath(config)] if config else []
-    rc = main(["fit-fluxes", os.fspath(table_path), "--out", os.fspath(out), *FAST, *options, *extra])
+    rc = main(
+        ["fit-fluxes", os.fspath(table_path), "--out", os.fspath(out), *FAST, *options, *extra]
+    )
     return rc, out, capsys.readouterr()
 
 
@@ -66,8 +72,20 @@ def fitted(tmp_path_factory, config_file):
     tmp = tmp_path_factory.mktemp("fit")
     table = _write_csv(tmp / "fluxes.csv")
     out = tmp / "result.ecsv"
-    assert main(["fit-fluxes", os.fspath(table), "--out", os.fspath(out), *FAST,
-                 "--config", os.fspath(config_file)]) == 0
+    assert (
+        main(
+            [
+                "fit-fluxes",
+                os.fspath(table),
+                "--out",
+                os.fspath(out),
+                *FAST,
+                "--config",
+                os.fspath(config_file),
+            ]
+        )
+        == 0
+    )
     return Table.read(out, format="ascii.ecsv"), out
 
 
@@ -76,7 +94,10 @@ def test_recovers_metallicity_in_input_order(fitted):
     assert list(result["id"]) == [r[0] for r in TRUTH]
     for row, truth in zip(result, TRUTH):
         half_width = 0.5 * (row["oh12_p84"] - row["oh12_p16"])
-        assert abs(row["oh12_p50"] - truth[4]) < 3 * max(half_width, 0.02), (row["id"], row["oh12_p50"])
+        assert abs(row["oh12_p50"] - truth[4]) < 3 * max(half_width, 0.02), (
+            row["id"],
+            row["oh12_p50"],
+        )
         assert row["oh12_p16"] <= row["oh12_p50"] <= row["oh12_p84"]
     assert list(result["n_lines"]) == [6, 5, 3]
     assert list(result["magnification"]) == [3.0, 1.0, 1.5]
@@ -101,15 +122,21 @@ def test_units_and_settings_in_header(fitted):
     assert meta["priors"]["oh12"]["bounds"] == [7.0, 9.3]
     assert set(meta["priors"]) == {"oh12", "av", "hbeta"}
     sampler = meta["sampler"]
-    assert (sampler["n_walkers"], sampler["n_steps"], sampler["n_burn"], sampler["seed"]) == (32, 600, 200, 7)
+    assert (sampler["n_walkers"], sampler["n_steps"], sampler["n_burn"], sampler["seed"]) == (
+        32,
+        600,
+        200,
+        7,
+    )
     assert sampler["engine"] == "batched" and "thin" in sampler
     assert meta["ohmap_version"] and meta["input"].endswith("fluxes.csv")
 
 
 def test_csv_output_with_sidecar(tmp_path, capsys, config_file):
     table = _write_csv(tmp_path / "fluxes.csv", rows=TRUTH[:1])
-    rc, out, captured = _run(tmp_path, capsys, table, "result.csv", "--parameters", "extended",
-                             config=config_file)
+    rc, out, captured = _run(
+        tmp_path, capsys, table, "result.csv", "--parameters", "extended", config=config_file
+    )
     assert rc == 0, captured.err
     assert os.fspath(out) in captured.out
     result = Table.read(out, format="ascii.csv")
@@ -123,14 +150,23 @@ def test_csv_output_with_sidecar(tmp_path, capsys, config_file):
 
 def test_deterministic_and_independent_of_row_order(tmp_path, capsys, fitted, config_file):
     first, _ = fitted
-    rc, out, captured = _run(tmp_path, capsys, _write_csv(tmp_path / "same.csv"), config=config_file)
+    rc, out, captured = _run(
+        tmp_path, capsys, _write_csv(tmp_path / "same.csv"), config=config_file
+    )
     assert rc == 0, captured.err
     again = Table.read(out, format="ascii.ecsv")
     numeric = [c for c in first.colnames if c != "id" and not c.endswith("_limit")]
     for name in numeric:
-        np.testing.assert_array_equal(np.asarray(again[name]), np.asarray(first[name]), err_msg=name)
-    rc, out, captured = _run(tmp_path, capsys, _write_csv(tmp_path / "reordered.csv", rows=TRUTH[::-1]),
-                             "reordered.ecsv", config=config_file)
+        np.testing.assert_array_equal(
+            np.asarray(again[name]), np.asarray(first[name]), err_msg=name
+        )
+    rc, out, captured = _run(
+        tmp_path,
+        capsys,
+        _write_csv(tmp_path / "reordered.csv", rows=TRUTH[::-1]),
+        "reordered.ecsv",
+        config=config_file,
+    )
     assert rc == 0, captured.err
     reordered = Table.read(out, format="ascii.ecsv")
     assert list(reordered["id"]) == [r[0] for r in TRUTH[::-1]]
@@ -145,16 +181,27 @@ def _bad(table: Table, edit):
     return table
 
 
-@pytest.mark.parametrize("edit, expected", [
-    (lambda t: t.add_column(np.ones(len(t)), name="OIII4960_flux"), ["OIII4960_flux", "unknown column"]),
-    (lambda t: t["Hb_err"].__setitem__(1, 0.0), ["row 2", "gal-b", "Hb_err"]),
-    (lambda t: t["Ha_err"].__setitem__(2, -0.5), ["row 3", "gal-c", "Ha_err"]),
-    (lambda t: [t[f"{line}_flux"].__setitem__(0, np.nan) for line in FIT_LINES], ["row 1", "gal-a", "no usable line"]),
-    (lambda t: t.remove_column("SII_err"), ["SII_flux", "SII_err"]),
-    (lambda t: t.remove_column("z"), ["'z'", "redshift"]),
-    (lambda t: t["z"].__setitem__(1, -1.0), ["row 2", "gal-b", "z"]),
-])
-def test_bad_input_names_row_and_column_and_writes_nothing(tmp_path, capsys, config_file, edit, expected):
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (
+            lambda t: t.add_column(np.ones(len(t)), name="OIII4960_flux"),
+            ["OIII4960_flux", "unknown column"],
+        ),
+        (lambda t: t["Hb_err"].__setitem__(1, 0.0), ["row 2", "gal-b", "Hb_err"]),
+        (lambda t: t["Ha_err"].__setitem__(2, -0.5), ["row 3", "gal-c", "Ha_err"]),
+        (
+            lambda t: [t[f"{line}_flux"].__setitem__(0, np.nan) for line in FIT_LINES],
+            ["row 1", "gal-a", "no usable line"],
+        ),
+        (lambda t: t.remove_column("SII_err"), ["SII_flux", "SII_err"]),
+        (lambda t: t.remove_column("z"), ["'z'", "redshift"]),
+        (lambda t: t["z"].__setitem__(1, -1.0), ["row 2", "gal-b", "z"]),
+    ],
+)
+def test_bad_input_names_row_and_column_and_writes_nothing(
+    tmp_path, capsys, config_file, edit, expected
+):
     table = _write_csv(tmp_path / "bad.csv", table=_bad(_table(), edit))
     rc, out, captured = _run(tmp_path, capsys, table, config=config_file)
     assert rc != 0
@@ -177,7 +224,9 @@ def test_reader_converts_units_and_rejects_incompatible(tmp_path):
     read = read_flux_table(tmp_path / "units.ecsv")
     expected = _row_dict(*TRUTH[0])
     assert read.ids == [5] and read.redshift[0] == TRUTH[0][1]
-    np.testing.assert_allclose(read.flux[0], [expected[f"{line}_flux"] for line in FIT_LINES], rtol=1e-12)
+    np.testing.assert_allclose(
+        read.flux[0], [expected[f"{line}_flux"] for line in FIT_LINES], rtol=1e-12
+    )
     table["Hb_err"].unit = u.erg / u.s / u.cm**2 / u.AA
     table.write(tmp_path / "wrong.ecsv", format="ascii.ecsv")
     with pytest.raises(ValueError, match="Hb_err"):
@@ -186,8 +235,10 @@ def test_reader_converts_units_and_rejects_incompatible(tmp_path):
 
 def test_missing_cells_leave_lines_out_and_ids_default_to_row_numbers(tmp_path):
     path = tmp_path / "plain.csv"
-    path.write_text("# my fluxes\nredshift,Hb_flux,Hb_err,OIII5008_flux,OIII5008_err\n"
-                    "1.5,2.0,0.2,,\n2.0,nan,0.3,4.0,0.3\n")
+    path.write_text(
+        "# my fluxes\nredshift,Hb_flux,Hb_err,OIII5008_flux,OIII5008_err\n"
+        "1.5,2.0,0.2,,\n2.0,nan,0.3,4.0,0.3\n"
+    )
     read = read_flux_table(path)
     assert read.ids == [1, 2] and not read.id_given
     assert read.lines == ("Hb", "OIII5008")
@@ -198,24 +249,51 @@ def test_missing_cells_leave_lines_out_and_ids_default_to_row_numbers(tmp_path):
 def test_settings_from_config_then_options(tmp_path, capsys):
     config = tmp_path / "cfg" / "config.yaml"
     config.parent.mkdir()
-    config.write_text("samples: ignored.tsv\n"
-                      "inference:\n"
-                      "  model: {likelihood: paper_chi2, oh12_prior: [7.2, 9.1]}\n"
-                      "  sampler: {n_walkers: 16, n_steps: 5000, n_burn: 2000, thin: 10}\n"
-                      "  limit_fraction: 0.02\n")
+    config.write_text(
+        "samples: ignored.tsv\n"
+        "inference:\n"
+        "  model: {likelihood: paper_chi2, oh12_prior: [7.2, 9.1]}\n"
+        "  sampler: {n_walkers: 16, n_steps: 5000, n_burn: 2000, thin: 10}\n"
+        "  limit_fraction: 0.02\n"
+    )
     table = _write_csv(tmp_path / "one.csv", rows=TRUTH[:1])
     out = tmp_path / "one.ecsv"
-    rc = main(["fit-fluxes", os.fspath(table), "--out", os.fspath(out), "--config", os.fspath(config),
-               "--steps", "400", "--burn", "100", "-q"])
+    rc = main(
+        [
+            "fit-fluxes",
+            os.fspath(table),
+            "--out",
+            os.fspath(out),
+            "--config",
+            os.fspath(config),
+            "--steps",
+            "400",
+            "--burn",
+            "100",
+            "-q",
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     meta = Table.read(out, format="ascii.ecsv").meta
     assert meta["likelihood"] == "paper_chi2" and meta["priors"]["oh12"]["bounds"] == [7.2, 9.1]
-    assert (meta["sampler"]["n_walkers"], meta["sampler"]["n_steps"], meta["sampler"]["thin"]) == (16, 400, 10)
+    assert (meta["sampler"]["n_walkers"], meta["sampler"]["n_steps"], meta["sampler"]["thin"]) == (
+        16,
+        400,
+        10,
+    )
     assert meta["config"] == os.fspath(config) and meta["limit_fraction"] == 0.02
 
     config.write_text("inference:\n  sampler: {walkers: 16}\n")
-    rc = main(["fit-fluxes", os.fspath(table), "--out", os.fspath(tmp_path / "two.ecsv"),
-               "--config", os.fspath(config)])
+    rc = main(
+        [
+            "fit-fluxes",
+            os.fspath(table),
+            "--out",
+            os.fspath(tmp_path / "two.ecsv"),
+            "--config",
+            os.fspath(config),
+        ]
+    )
     err = capsys.readouterr().err
     assert rc != 0 and "inference.sampler" in err and "walkers" in err
     assert not (tmp_path / "two.ecsv").exists()

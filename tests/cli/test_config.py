@@ -83,14 +83,18 @@ def test_unknown_column_and_duplicate_id(tmp_path):
 def test_galaxy_without_lens_model(tmp_path, config):
     path = _sheet(tmp_path, edit_row=lambda c: c.update(lens_model="zitrin_ltm"))
     samples = load_samples(path, GALAXY_SCHEMA)
-    with pytest.raises(InputError, match=r"galaxy 02806, field 'lens_model': no lens model named 'zitrin_ltm'"):
+    with pytest.raises(
+        InputError, match=r"galaxy 02806, field 'lens_model': no lens model named 'zitrin_ltm'"
+    ):
         check_samples(samples, config, path)
 
 
 def test_redshift_outside_grism_range(tmp_path, config):
     path = _sheet(tmp_path, edit_row=lambda c: c.update(redshift="3.9"))
     samples = load_samples(path, GALAXY_SCHEMA)
-    with pytest.raises(InputError, match=r"galaxy 02806, field 'redshift': at z = 3.9 none of the lines"):
+    with pytest.raises(
+        InputError, match=r"galaxy 02806, field 'redshift': at z = 3.9 none of the lines"
+    ):
         check_samples(samples, config, path)
 
 
@@ -135,7 +139,9 @@ def test_settings_sections_name_a_field_of_the_wrong_kind():
     from ohmap.errors import InputError
     from ohmap.inference.settings import SamplerSettings, SpaxelSettings
 
-    with pytest.raises(InputError, match=r"config.yaml: field 'n_walkers' = 'abc': expected a whole number"):
+    with pytest.raises(
+        InputError, match=r"config.yaml: field 'n_walkers' = 'abc': expected a whole number"
+    ):
         SamplerSettings.from_config({"n_walkers": "abc"}, "config.yaml")
     with pytest.raises(InputError, match="field 'emcee_vectorize'"):
         SamplerSettings.from_config({"emcee_vectorize": "yes"}, "config.yaml")

@@ -45,8 +45,12 @@ def test_fixed_zero_scatter_is_weighted_least_squares():
     r, y, sig = spaxels(1)
     fit = fit_linear_with_scatter(r, y, sig, 5, fix_sigma_int=0.0)
     b, eb, a, ea = wls(r, y, sig)
-    np.testing.assert_allclose(fit.slope_percentiles, b + eb * np.array([-Z1, 0, Z1]), rtol=0, atol=1e-9)
-    np.testing.assert_allclose(fit.intercept_percentiles, a + ea * np.array([-Z1, 0, Z1]), atol=1e-9)
+    np.testing.assert_allclose(
+        fit.slope_percentiles, b + eb * np.array([-Z1, 0, Z1]), rtol=0, atol=1e-9
+    )
+    np.testing.assert_allclose(
+        fit.intercept_percentiles, a + ea * np.array([-Z1, 0, Z1]), atol=1e-9
+    )
     assert fit.slope_err == pytest.approx(Z1 * eb, rel=1e-7)
     assert fit.sigma_int == 0 and fit.sigma_int_fixed == 0.0 and not fit.flag
     # samples follow the same Gaussian
@@ -111,16 +115,33 @@ def test_coverage_and_no_flattening_with_intrinsic_scatter():
 def test_emcee_agrees_with_analytic():
     r, y, sig = spaxels(4, n=40)
     ana = fit_linear_with_scatter(r, y, sig, 9)
-    mc = fit_linear_with_scatter(r, y, sig, 9, method="emcee",
-                                 sampler_settings=SamplerSettings(engine="emcee", n_walkers=32, n_steps=3000,
-                                                                  n_burn=1000, thin=1))
-    np.testing.assert_allclose(mc.slope_percentiles, ana.slope_percentiles, atol=0.1 * ana.slope_err)
-    np.testing.assert_allclose(mc.intercept_percentiles, ana.intercept_percentiles, atol=0.1 * ana.intercept_err)
-    np.testing.assert_allclose(mc.sigma_int_percentiles, ana.sigma_int_percentiles,
-                               atol=0.1 * np.ptp(ana.sigma_int_percentiles))
+    mc = fit_linear_with_scatter(
+        r,
+        y,
+        sig,
+        9,
+        method="emcee",
+        sampler_settings=SamplerSettings(
+            engine="emcee", n_walkers=32, n_steps=3000, n_burn=1000, thin=1
+        ),
+    )
+    np.testing.assert_allclose(
+        mc.slope_percentiles, ana.slope_percentiles, atol=0.1 * ana.slope_err
+    )
+    np.testing.assert_allclose(
+        mc.intercept_percentiles, ana.intercept_percentiles, atol=0.1 * ana.intercept_err
+    )
+    np.testing.assert_allclose(
+        mc.sigma_int_percentiles,
+        ana.sigma_int_percentiles,
+        atol=0.1 * np.ptp(ana.sigma_int_percentiles),
+    )
     # analytic samples follow the analytic percentiles
-    np.testing.assert_allclose(np.percentile(ana.samples[:, 1], [16, 50, 84]), ana.slope_percentiles,
-                               atol=0.1 * ana.slope_err)
+    np.testing.assert_allclose(
+        np.percentile(ana.samples[:, 1], [16, 50, 84]),
+        ana.slope_percentiles,
+        atol=0.1 * ana.slope_err,
+    )
 
 
 def test_determinism():
@@ -135,7 +156,9 @@ def test_determinism():
     np.testing.assert_array_equal(f1.slope_percentiles, f3.slope_percentiles)
     settings = SamplerSettings(engine="emcee", n_walkers=16, n_steps=300, n_burn=100, thin=1)
     m1 = fit_linear_with_scatter(r, y, sig, 42, method="emcee", sampler_settings=settings)
-    m2 = fit_linear_with_scatter(r, y, sig, np.random.default_rng(0), method="emcee", sampler_settings=settings)
+    m2 = fit_linear_with_scatter(
+        r, y, sig, np.random.default_rng(0), method="emcee", sampler_settings=settings
+    )
     m3 = fit_linear_with_scatter(r, y, sig, 42, method="emcee", sampler_settings=settings)
     np.testing.assert_array_equal(m1.samples, m3.samples)
     assert not np.array_equal(m1.samples, m2.samples)
@@ -176,20 +199,38 @@ def test_individual_spaxel_selection_and_conservative_error():
     rad = r.copy()
     rad[3] = np.nan
     p16, p50, p84 = (np.where(fitted, v, np.nan).reshape(shape) for v in (lo, y, hi))
-    res = individual_spaxel_gradient(rad.reshape(shape), p16, p50, p84, fitted.reshape(shape), 11,
-                                     limit_mask=limit.reshape(shape))
+    res = individual_spaxel_gradient(
+        rad.reshape(shape),
+        p16,
+        p50,
+        p84,
+        fitted.reshape(shape),
+        11,
+        limit_mask=limit.reshape(shape),
+    )
     use = np.arange(36) >= 4
     direct = fit_linear_with_scatter(r[use], y[use], sig[use], 11, key=("individual_spaxel",))
     assert isinstance(res, GradientResult) and res.method == "individual_spaxel"
     assert res.n == 32
-    assert res.slope == pytest.approx(direct.slope, rel=1e-9) and res.slope_err == pytest.approx(direct.slope_err, rel=1e-9)
+    assert res.slope == pytest.approx(direct.slope, rel=1e-9) and res.slope_err == pytest.approx(
+        direct.slope_err, rel=1e-9
+    )
     np.testing.assert_allclose(conservative_error(lo, y, hi), sig)
     np.testing.assert_allclose(conservative_error(y - sig, y, y + 0.5 * sig), sig)
     row = gradient_row("04054", res)
     assert row["galaxy"] == "04054" and row["method"] == "individual_spaxel" and row["n"] == 32
     assert row["slope"] == res.slope and np.isnan(row["sigma_int_fixed"]) and row["flag"] is False
-    assert set(row) >= {"slope_err", "slope_p16", "slope_p84", "intercept", "intercept_err", "sigma_int",
-                        "r_min_kpc", "r_max_kpc", "reason"}
+    assert set(row) >= {
+        "slope_err",
+        "slope_p16",
+        "slope_p84",
+        "intercept",
+        "intercept_err",
+        "sigma_int",
+        "r_min_kpc",
+        "r_max_kpc",
+        "reason",
+    }
 
 
 # ----------------------------------------------------------------------------- radial annuli
@@ -212,7 +253,7 @@ def test_radial_annuli_on_exponential_disk():
     annuli = radial_annuli(radius, flux, error, valid, min_snr=15)
     assert len(annuli) >= 4
     seen = np.concatenate([a.indices for a in annuli])
-    assert len(seen) == len(np.unique(seen))                 # each spaxel at most once
+    assert len(seen) == len(np.unique(seen))  # each spaxel at most once
     assert valid.ravel()[seen].all() and np.isfinite(error.ravel()[seen]).all()
     for a in annuli:
         assert a.snr >= 15
@@ -233,7 +274,9 @@ def test_radial_annuli_on_exponential_disk():
     assert lab.shape == radius.shape and (lab >= 0).sum() == len(seen)
     assert annuli[1].mask.sum() == annuli[1].n_spaxels
     # min width and max radius
-    wide = radial_annuli(radius, flux, error, valid, min_snr=15, min_width_kpc=1.0, max_radius_kpc=4.0)
+    wide = radial_annuli(
+        radius, flux, error, valid, min_snr=15, min_width_kpc=1.0, max_radius_kpc=4.0
+    )
     assert all(a.r_outer - a.r_inner >= 1.0 for a in wide)
     assert max(a.r_outer for a in wide) <= 4.0
 
@@ -253,11 +296,15 @@ def test_radial_annuli_merging_and_dropping():
     e2 = e.copy()
     e2[9] = 5.0
     ann = radial_annuli(r, f2, e2, np.ones(10, bool), min_snr=15)
-    assert [a.n_spaxels for a in ann] == [3, 3, 3] and 9 not in np.concatenate([a.indices for a in ann])
+    assert [a.n_spaxels for a in ann] == [3, 3, 3] and 9 not in np.concatenate(
+        [a.indices for a in ann]
+    )
     # nothing reaches the threshold: no annulus
     assert radial_annuli(r, f / 10, e, np.ones(10, bool), min_snr=15) == []
     # spaxels at the same radius are never split
-    ann = radial_annuli(np.array([1, 1, 1, 1, 2, 2.0]), np.full(6, 10.0), np.ones(6), np.ones(6, bool))
+    ann = radial_annuli(
+        np.array([1, 1, 1, 1, 2, 2.0]), np.full(6, 10.0), np.ones(6), np.ones(6, bool)
+    )
     assert [a.n_spaxels for a in ann] == [6]
 
 
@@ -271,7 +318,9 @@ def test_annulus_fluxes_sums_in_quadrature():
     o3[1][0, 0] = np.inf  # a corner spaxel without [OIII]
     annuli = radial_annuli(radius, ha[0], ha[1], np.ones(shape, bool), min_snr=20)
     assert len(annuli) >= 2
-    flux, error = annulus_fluxes({"Ha": ha, "Hb": hb, "OIII5008": o3}, annuli, lines=("Hb", "OIII5008", "Ha", "SII"))
+    flux, error = annulus_fluxes(
+        {"Ha": ha, "Hb": hb, "OIII5008": o3}, annuli, lines=("Hb", "OIII5008", "Ha", "SII")
+    )
     assert flux.shape == error.shape == (len(annuli), 4)
     for k, a in enumerate(annuli):
         m = a.mask
@@ -287,9 +336,15 @@ def test_annulus_fluxes_sums_in_quadrature():
 
 
 def fake_fit(p16, p50, p84, limit=""):
-    return FluxFit(("g", "annulus"), np.empty((0, 3)),
-                   {"oh12": dict(p16=p16, p50=p50, p84=p84, limit=limit, value=p50)},
-                   np.zeros(3), 0.3, True, np.empty((0, 1, 3)))
+    return FluxFit(
+        ("g", "annulus"),
+        np.empty((0, 3)),
+        {"oh12": dict(p16=p16, p50=p50, p84=p84, limit=limit, value=p50)},
+        np.zeros(3),
+        0.3,
+        True,
+        np.empty((0, 1, 3)),
+    )
 
 
 def test_radial_annulus_gradient():

@@ -68,7 +68,8 @@ def radial_maps_by_hand(profile, n=400, scale=0.2):
 def offset_position(pa_deg, sep_arcsec):
     """Sky position at a position angle (east of north) and separation from RA0, Dec0."""
     c = SkyCoord(RA0 * u.deg, DEC0 * u.deg).directional_offset_by(
-        np.asarray(pa_deg) * u.deg, np.asarray(sep_arcsec) * u.arcsec)
+        np.asarray(pa_deg) * u.deg, np.asarray(sep_arcsec) * u.arcsec
+    )
     return c.ra.deg, c.dec.deg
 
 
@@ -149,8 +150,9 @@ def test_sis_magnification_and_source_position_20_arcsec_east(sis_prefix):
     mu = model.magnification(ra, dec, Z_SOURCE)
     assert mu == pytest.approx(theta / (theta - s * THETA_E), rel=0.01)
     assert model.magnification(ra, dec, Z_SOURCE, signed=True) > 0
-    assert model.convergence(ra, dec, Z_SOURCE) == pytest.approx(s * THETA_E / (2 * theta),
-                                                                 rel=1e-3)
+    assert model.convergence(ra, dec, Z_SOURCE) == pytest.approx(
+        s * THETA_E / (2 * theta), rel=1e-3
+    )
     assert model.shear(ra, dec, Z_SOURCE) == pytest.approx(s * THETA_E / (2 * theta), rel=1e-3)
 
     # East-left map: due east is the -x pixel direction, so the radial deflection is along -x.
@@ -181,8 +183,9 @@ def test_sis_sources_lie_on_line_through_centre_vectorised(sis_prefix):
     np.testing.assert_allclose(sep, theta - s * THETA_E, atol=0.02)
     # Perpendicular distance from the line through the centre and the image.
     np.testing.assert_allclose(sep * np.sin(np.radians(pa_s - pa)), 0.0, atol=0.02)
-    np.testing.assert_allclose(model.magnification(ra, dec, Z_SOURCE),
-                               theta / (theta - s * THETA_E), rtol=0.01)
+    np.testing.assert_allclose(
+        model.magnification(ra, dec, Z_SOURCE), theta / (theta - s * THETA_E), rtol=0.01
+    )
 
 
 def test_sis_inside_einstein_radius_has_negative_parity(sis_prefix):
@@ -235,8 +238,13 @@ def test_cluster_source_positions_any_wcs_orientation(tmp_path, rotation_deg, ea
     n, scale = 240, 0.3
     wcs = make_wcs(n, scale, rotation_deg, east_left)
     prefix = tmp_path / "cluster"
-    write_hff_maps(prefix, *maps_on_grid(CLUSTER, wcs, (n, n), RA0, DEC0), wcs=wcs,
-                   z_lens=Z_LENS, model_name="cluster")
+    write_hff_maps(
+        prefix,
+        *maps_on_grid(CLUSTER, wcs, (n, n), RA0, DEC0),
+        wcs=wcs,
+        z_lens=Z_LENS,
+        model_name="cluster",
+    )
     model = LensModel.from_hff(prefix)
     s = independent_s()
 
@@ -254,8 +262,9 @@ def test_cluster_source_positions_any_wcs_orientation(tmp_path, rotation_deg, ea
 
     det = (1 - s * kappa) ** 2 - (s * gamma) ** 2
     keep = np.abs(det) > 0.05  # away from critical curves interpolation error is amplified
-    np.testing.assert_allclose(model.magnification(ra, dec, Z_SOURCE, signed=True)[keep],
-                               1.0 / det[keep], rtol=0.02)
+    np.testing.assert_allclose(
+        model.magnification(ra, dec, Z_SOURCE, signed=True)[keep], 1.0 / det[keep], rtol=0.02
+    )
 
 
 def test_magnification_from_kappa_gamma_matches_deflection_jacobian():
@@ -328,8 +337,12 @@ def test_write_read_round_trip(tmp_path):
     assert read.z_lens == pytest.approx(0.396)
     assert read.source_paths == hff_paths(prefix)
     xs, ys = np.array([0.0, 39.0, 17.3]), np.array([0.0, 29.0, 8.9])
-    np.testing.assert_allclose(read.wcs.pixel_to_world_values(xs, ys),
-                               wcs.pixel_to_world_values(xs, ys), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(
+        read.wcs.pixel_to_world_values(xs, ys),
+        wcs.pixel_to_world_values(xs, ys),
+        rtol=0,
+        atol=1e-10,
+    )
     header = fits.getheader(hff_paths(prefix)["alpha_x"])
     assert header["BUNIT"] == "arcsec" and header["MODEL"] == "glafic_mock"
     assert header["DLS_DS"] == 1.0 and header["BITPIX"] == -32

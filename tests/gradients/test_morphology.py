@@ -157,8 +157,9 @@ def test_stamp_offsets_are_about_the_traced_reference(sis):
 
 def test_deprojected_radius_by_hand():
     z = 1.8
-    morph = SourceMorphology(x0=0.05, y0=-0.02, sigma_major=0.4, sigma_minor=0.2, pa_deg=30.0,
-                             z_source=z)
+    morph = SourceMorphology(
+        x0=0.05, y0=-0.02, sigma_major=0.4, sigma_minor=0.2, pa_deg=30.0, z_source=z
+    )
     t = np.radians(30.0)
     major = np.array([np.sin(t), np.cos(t)])  # east, north
     minor = np.array([np.cos(t), -np.sin(t)])
@@ -171,7 +172,8 @@ def test_deprojected_radius_by_hand():
     a_hand = ex * np.sin(t) + ey * np.cos(t)
     b_hand = ex * np.cos(t) - ey * np.sin(t)
     assert deprojected_radius(point[0], point[1], morph, z) == pytest.approx(
-        np.hypot(a_hand, b_hand / 0.5) * kpc_per_arcsec_by_hand(z), rel=1e-9)
+        np.hypot(a_hand, b_hand / 0.5) * kpc_per_arcsec_by_hand(z), rel=1e-9
+    )
     # The centre has radius 0; a point on the minor axis is 1/q farther than on the major.
     assert deprojected_radius(0.05, -0.02, morph) == pytest.approx(0.0, abs=1e-12)
     r_maj = deprojected_radius(*(np.array([0.05, -0.02]) + 0.1 * major), morph)
@@ -206,8 +208,9 @@ def test_frame_offsets_follow_the_frame_axes():
 # --------------------------------------------------------------------------------------------
 
 
-def render_lensed_gaussian(lens, ra_c, dec_c, wcs, n, centre, sigma_major, q, pa_deg,
-                           supersample=4):
+def render_lensed_gaussian(
+    lens, ra_c, dec_c, wcs, n, centre, sigma_major, q, pa_deg, supersample=4
+):
     """Image-plane stamp of a source-plane elliptical Gaussian (pixel averages of point samples
     at the traced positions of sub-pixels); offsets about the traced (ra_c, dec_c)."""
     ra_ref, dec_ref = lens.image_to_source(ra_c, dec_c, Z_SOURCE)
@@ -223,8 +226,9 @@ def render_lensed_gaussian(lens, ra_c, dec_c, wcs, n, centre, sigma_major, q, pa
     return value.reshape(n, supersample, n, supersample).mean(axis=(1, 3))
 
 
-@pytest.mark.parametrize("q, pa_deg, rotation", [(0.5, 30.0, 0.0), (0.6, 125.0, 40.0),
-                                                 (0.9, 70.0, 0.0)])
+@pytest.mark.parametrize(
+    "q, pa_deg, rotation", [(0.5, 30.0, 0.0), (0.6, 125.0, 40.0), (0.9, 70.0, 0.0)]
+)
 def test_recovers_a_lensed_elliptical_gaussian(sis, q, pa_deg, rotation):
     # 11" east and 3" north of an SIS whose scaled Einstein radius is ~6": |mu| ~ 2.
     ra_c, dec_c = sky(11.0, 3.0)
@@ -243,8 +247,7 @@ def test_recovers_a_lensed_elliptical_gaussian(sis, q, pa_deg, rotation):
         assert np.isfinite(morph.pa_err_deg) and morph.pa_err_deg < 2.0
     assert 0.0 <= morph.pa_deg < 180.0
     assert morph.galaxy == "analytic" and morph.lens_model == "sis"
-    assert morph.sigma_major_kpc == pytest.approx(0.2 * kpc_per_arcsec_by_hand(Z_SOURCE),
-                                                  rel=0.05)
+    assert morph.sigma_major_kpc == pytest.approx(0.2 * kpc_per_arcsec_by_hand(Z_SOURCE), rel=0.05)
     # The centroid in RA/Dec is the source-plane position of the offset.
     ra_ref, dec_ref = sis.image_to_source(ra_c, dec_c, Z_SOURCE)
     cx, cy = tangent_plane_offsets(morph.ra_center, morph.dec_center, ra_ref, dec_ref)
@@ -270,11 +273,20 @@ def test_empty_mass_map_raises_naming_the_galaxy(sis, fill):
     ra_c, dec_c = sky(11.0, 3.0)
     wcs = tan_wcs(ra_c, dec_c, 16, 0.065)
     with pytest.raises(InputError, match="galaxy 09999.*no usable pixel"):
-        fit_source_morphology(np.full((16, 16), fill), wcs, sis, Z_SOURCE, ra_c, dec_c,
-                              galaxy="09999")
+        fit_source_morphology(
+            np.full((16, 16), fill), wcs, sis, Z_SOURCE, ra_c, dec_c, galaxy="09999"
+        )
     with pytest.raises(InputError, match="09999_mstar.fits"):
-        fit_source_morphology(np.full((16, 16), fill), wcs, sis, Z_SOURCE, ra_c, dec_c,
-                              galaxy="09999", source="images/09999_mstar.fits")
+        fit_source_morphology(
+            np.full((16, 16), fill),
+            wcs,
+            sis,
+            Z_SOURCE,
+            ra_c,
+            dec_c,
+            galaxy="09999",
+            source="images/09999_mstar.fits",
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -284,12 +296,31 @@ def test_empty_mass_map_raises_naming_the_galaxy(sis, fill):
 
 def test_morphology_round_trip(tmp_path):
     morph = SourceMorphology(
-        x0=0.01, y0=-0.02, sigma_major=0.3, sigma_minor=0.12, pa_deg=171.5, z_source=1.49,
-        x0_err=0.001, y0_err=0.002, sigma_major_err=0.01, sigma_minor_err=0.005,
-        axis_ratio_err=0.02, pa_err_deg=1.5, inclination_err_deg=1.8, amplitude=3e8,
-        amplitude_err=1e6, ra_ref=177.4, dec_ref=22.39, ra0=177.41, dec0=22.4,
-        galaxy="04054", lens_model="glafic_v3", n_pixels=321, reduced_chi2=0.002,
-        threshold=0.05)
+        x0=0.01,
+        y0=-0.02,
+        sigma_major=0.3,
+        sigma_minor=0.12,
+        pa_deg=171.5,
+        z_source=1.49,
+        x0_err=0.001,
+        y0_err=0.002,
+        sigma_major_err=0.01,
+        sigma_minor_err=0.005,
+        axis_ratio_err=0.02,
+        pa_err_deg=1.5,
+        inclination_err_deg=1.8,
+        amplitude=3e8,
+        amplitude_err=1e6,
+        ra_ref=177.4,
+        dec_ref=22.39,
+        ra0=177.41,
+        dec0=22.4,
+        galaxy="04054",
+        lens_model="glafic_v3",
+        n_pixels=321,
+        reduced_chi2=0.002,
+        threshold=0.05,
+    )
     path = write_morphology(tmp_path / "sub" / "04054_morphology.ecsv", morph)
     assert path.exists() and not list(path.parent.glob("*.part*"))
     assert read_morphology(path) == morph
@@ -349,9 +380,13 @@ def mock_field(tmp_path_factory):
         (mock / "lens_models").mkdir()
         for name, components in params["models"].items():
             AnalyticCluster(components, params["z_lens"], name).write_hff(
-                mock / "lens_models" / f"hlsp_frontier_model_macs1149_{name}", params["map_size_arcsec"],
-                params["map_pixel_arcsec"])
-        rows = [simulate(gid, mock, stamp_pixels=96, supersample=3)["galaxy_row"] for gid in SMALL_MOCK]
+                mock / "lens_models" / f"hlsp_frontier_model_macs1149_{name}",
+                params["map_size_arcsec"],
+                params["map_pixel_arcsec"],
+            )
+        rows = [
+            simulate(gid, mock, stamp_pixels=96, supersample=3)["galaxy_row"] for gid in SMALL_MOCK
+        ]
         truth = Table(rows=rows)
         assert {g.galaxy_id for g in mock_inputs()[0]} >= set(SMALL_MOCK)
     else:
@@ -370,9 +405,16 @@ def fit_mock(row, lenses, mock):
     with fits.open(path) as hdul:
         data = np.asarray(hdul[0].data, dtype=float)
         wcs = WCS(hdul[0].header)
-    return fit_source_morphology(data, wcs, lenses[row["lens_model"]], float(row["redshift"]),
-                                 float(row["ra_deg"]), float(row["dec_deg"]),
-                                 galaxy=row["galaxy_id"], source=path)
+    return fit_source_morphology(
+        data,
+        wcs,
+        lenses[row["lens_model"]],
+        float(row["redshift"]),
+        float(row["ra_deg"]),
+        float(row["dec_deg"]),
+        galaxy=row["galaxy_id"],
+        source=path,
+    )
 
 
 def test_mock_morphologies_meet_the_done_when_criteria(mock_field):
@@ -384,8 +426,11 @@ def test_mock_morphologies_meet_the_done_when_criteria(mock_field):
             continue
         m = fit_mock(row, lenses, mock)
         dpa = (m.pa_deg - row["major_axis_pa_deg"] + 90.0) % 180.0 - 90.0
-        if not (np.hypot(m.x0, m.y0) < 0.1 and abs(m.axis_ratio - row["axis_ratio"]) < 0.1
-                and abs(dpa) < 10.0):
+        if not (
+            np.hypot(m.x0, m.y0) < 0.1
+            and abs(m.axis_ratio - row["axis_ratio"]) < 0.1
+            and abs(dpa) < 10.0
+        ):
             failures.append((row["galaxy_id"], m.x0, m.y0, m.axis_ratio, row["axis_ratio"], dpa))
     assert not failures, failures
 
@@ -408,8 +453,17 @@ def test_mock_radius_map_matches_truth(mock_field, galaxy_id):
         true_r = np.asarray(hdul["RADIUS_KPC"].data, dtype=float)
         frame_pa = float(hdul[0].header["FRAMEPA"])
         pixel = float(hdul[0].header["PIXSCALE"])
-    rmap = radius_map(lenses[row["lens_model"]], float(row["redshift"]), float(row["ra_deg"]),
-                      float(row["dec_deg"]), frame_pa, pixel, true_r.shape, m, supersample=3)
+    rmap = radius_map(
+        lenses[row["lens_model"]],
+        float(row["redshift"]),
+        float(row["ra_deg"]),
+        float(row["dec_deg"]),
+        frame_pa,
+        pixel,
+        true_r.shape,
+        m,
+        supersample=3,
+    )
     inner = true_r < 5.0
     assert inner.sum() > 50
     diff = np.abs(rmap.radius_kpc[inner] - true_r[inner])

@@ -22,11 +22,22 @@ from pathlib import Path
 
 #: Layer of each top-level name under ``ohmap`` (a subpackage or a module of the basics).
 LAYERS = {
-    "errors": 0, "logs": 0, "lines": 0, "settings": 0, "resample": 0, "cosmology": 0,
+    "errors": 0,
+    "logs": 0,
+    "lines": 0,
+    "settings": 0,
+    "resample": 0,
+    "cosmology": 0,
     "io": 1,
-    "spectra": 2, "linemaps": 3, "inference": 4, "gradients": 5, "sample": 6,
-    "mock": 7, "report": 7,
-    "config": 8, "cli": 9,
+    "spectra": 2,
+    "linemaps": 3,
+    "inference": 4,
+    "gradients": 5,
+    "sample": 6,
+    "mock": 7,
+    "report": 7,
+    "config": 8,
+    "cli": 9,
 }
 
 
@@ -64,8 +75,10 @@ def imports_of(root: Path, package: str = "ohmap") -> list[Import]:
                     parts = parts if is_package else parts[:-1]
                     parts = parts[: len(parts) - node.level + 1]
                     base = ".".join(parts + ([node.module] if node.module else []))
-                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base
-                           for a in node.names]
+                targets = [
+                    f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base
+                    for a in node.names
+                ]
             else:
                 continue
             for target in targets:
@@ -94,8 +107,10 @@ def against_the_flow(found: list[Import]) -> list[str]:
         same_room = imp.module.split(".")[1] == imp.target.split(".")[1]
         basics = src == dst == 0
         if not same_room and not basics and dst >= src:
-            bad.append(f"{imp.path}:{imp.line}: {imp.module} (layer {src}) imports {imp.target} "
-                       f"(layer {dst})")
+            bad.append(
+                f"{imp.path}:{imp.line}: {imp.module} (layer {src}) imports {imp.target} "
+                f"(layer {dst})"
+            )
     return bad
 
 

@@ -75,8 +75,13 @@ def _arg(call: ast.Call, index: int, *names: str):
 
 
 def _mentions_snakemake_output(node) -> bool:
-    return any(isinstance(n, ast.Attribute) and n.attr == "output" and isinstance(n.value, ast.Name)
-               and n.value.id == "snakemake" for n in ast.walk(node))
+    return any(
+        isinstance(n, ast.Attribute)
+        and n.attr == "output"
+        and isinstance(n.value, ast.Name)
+        and n.value.id == "snakemake"
+        for n in ast.walk(node)
+    )
 
 
 def _write_target(call: ast.Call):
@@ -89,26 +94,40 @@ def _write_target(call: ast.Call):
     if name == "write" and isinstance(call.func, ast.Attribute):
         target = _arg(call, 0, "output")
         # astropy Table.write (a file handle's write takes neither keyword)
-        if target is not None and (any(kw.arg in ("format", "overwrite") for kw in call.keywords)
-                                   or _mentions_snakemake_output(target)):
+        if target is not None and (
+            any(kw.arg in ("format", "overwrite") for kw in call.keywords)
+            or _mentions_snakemake_output(target)
+        ):
             return "Table.write", target
         return None
     if name in ("write_text", "write_bytes") and isinstance(call.func, ast.Attribute):
         return name, call.func.value
     if name in ("to_csv", "to_parquet", "to_hdf"):
         return name, _arg(call, 0, "path_or_buf", "path")
-    if name in _NUMPY_SAVERS and isinstance(call.func, ast.Attribute) \
-            and isinstance(call.func.value, ast.Name) and call.func.value.id in ("np", "numpy"):
+    if (
+        name in _NUMPY_SAVERS
+        and isinstance(call.func, ast.Attribute)
+        and isinstance(call.func.value, ast.Name)
+        and call.func.value.id in ("np", "numpy")
+    ):
         return f"np.{name}", _arg(call, 0, "file", "fname")
     if name in ("File", "open"):
-        is_h5 = name == "File" and isinstance(call.func, ast.Attribute) \
-            and isinstance(call.func.value, ast.Name) and call.func.value.id == "h5py"
+        is_h5 = (
+            name == "File"
+            and isinstance(call.func, ast.Attribute)
+            and isinstance(call.func.value, ast.Name)
+            and call.func.value.id == "h5py"
+        )
         is_open = name == "open" and isinstance(call.func, ast.Name)
         if not (is_h5 or is_open):
             return None
         mode = _arg(call, 1, "mode")
         default = "r"
-        mode = mode.value if isinstance(mode, ast.Constant) and isinstance(mode.value, str) else default
+        mode = (
+            mode.value
+            if isinstance(mode, ast.Constant) and isinstance(mode.value, str)
+            else default
+        )
         if mode is None or not any(c in mode for c in _WRITE_MODES):
             return None
         return ("h5py.File" if is_h5 else "open"), _arg(call, 0, "name", "file")
@@ -132,11 +151,17 @@ def _safe_names(scope) -> set[str]:
     for node in _scope_nodes(scope):
         if isinstance(node, (ast.With, ast.AsyncWith)):
             for item in node.items:
-                if isinstance(item.context_expr, ast.Call) and _call_name(item.context_expr) == "atomic_path" \
-                        and isinstance(item.optional_vars, ast.Name):
+                if (
+                    isinstance(item.context_expr, ast.Call)
+                    and _call_name(item.context_expr) == "atomic_path"
+                    and isinstance(item.optional_vars, ast.Name)
+                ):
                     safe.add(item.optional_vars.id)
-        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) \
-                and "temporary" in (_call_name(node.value) or ""):
+        elif (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Call)
+            and "temporary" in (_call_name(node.value) or "")
+        ):
             safe.update(t.id for t in node.targets if isinstance(t, ast.Name))
     return safe
 
@@ -155,7 +180,11 @@ class _Checker(ast.NodeVisitor):
     visit_Module = visit_FunctionDef = visit_AsyncFunctionDef = visit_Lambda = _scope
 
     def _is_temporary(self, target) -> bool:
-        while isinstance(target, ast.Call) and _call_name(target) in _PATH_WRAPPERS and len(target.args) == 1:
+        while (
+            isinstance(target, ast.Call)
+            and _call_name(target) in _PATH_WRAPPERS
+            and len(target.args) == 1
+        ):
             target = target.args[0]
         return isinstance(target, ast.Name) and any(target.id in s for s in self.stack)
 
@@ -189,7 +218,8 @@ def test_static_every_writer_goes_through_a_temporary_name():
     assert not problems, (
         "writes that can leave a half-written file under its final name; use ohmap.io.atomic "
         "(save_figure, write_fits_atomic, write_table_atomic, write_text_atomic or atomic_path):\n"
-        + "\n".join(problems))
+        + "\n".join(problems)
+    )
 
 
 BAD = {
@@ -205,8 +235,10 @@ BAD = {
     "open": "def f(path):\n    with open(path, mode='w') as fh:\n        fh.write('x')",
     "numpy": "def f(path, a):\n    np.save(path, a)",
     "hand-made temporary": "def f(h, path):\n    tmp = path.with_name(path.name + '.part')\n    h.writeto(tmp)",
-    "other scope": ("def f(path):\n    with atomic_path(path) as tmp:\n        pass\n"
-                    "def g(fig, tmp):\n    fig.savefig(tmp)"),
+    "other scope": (
+        "def f(path):\n    with atomic_path(path) as tmp:\n        pass\n"
+        "def g(fig, tmp):\n    fig.savefig(tmp)"
+    ),
 }
 GOOD = {
     "atomic figure": "def f(fig, path):\n    with atomic_path(path) as tmp:\n        fig.savefig(tmp)",
@@ -231,13 +263,16 @@ def test_static_check_allows(name):
 
 
 def test_static_check_names_file_and_line():
-    (problem,) = non_atomic_writes("x = 1\n\nTable().write(snakemake.output.a, overwrite=True)\n", "s.py")
+    (problem,) = non_atomic_writes(
+        "x = 1\n\nTable().write(snakemake.output.a, overwrite=True)\n", "s.py"
+    )
     assert problem.startswith("s.py:3: Table.write writes snakemake.output.a")
 
 
 # ---------------------------------------------------------------------------------------------
 # behavioural checks
 # ---------------------------------------------------------------------------------------------
+
 
 class Boom(RuntimeError):
     pass
@@ -294,6 +329,7 @@ def test_save_figure_failure_leaves_nothing(tmp_path, monkeypatch):
 
 def test_plot_functions_failure_leaves_nothing(tmp_path, monkeypatch):
     """The library's figure writers (ohmap.report, ohmap.report.sample) go through save_figure."""
+
     def failing(self, fname, **kwargs):
         _half_then_raise(fname)
 
@@ -310,8 +346,9 @@ def test_plot_functions_failure_leaves_nothing(tmp_path, monkeypatch):
 
 
 def _hdul():
-    return fits.HDUList([fits.PrimaryHDU(np.arange(12.0).reshape(3, 4)),
-                         fits.ImageHDU(np.ones((2, 2)), name="ERR")])
+    return fits.HDUList(
+        [fits.PrimaryHDU(np.arange(12.0).reshape(3, 4)), fits.ImageHDU(np.ones((2, 2)), name="ERR")]
+    )
 
 
 @pytest.mark.parametrize("existing", [False, True])
@@ -339,6 +376,7 @@ def test_fits_failure_leaves_nothing(tmp_path, monkeypatch, existing):
 
 def test_fits_unserialisable_leaves_nothing(tmp_path):
     """An HDU whose data fail to serialise after part of the file is written."""
+
     class Unwritable(fits.PrimaryHDU):
         def _writedata(self, fileobj):
             fileobj.write(b"\0" * 2880)

@@ -31,26 +31,37 @@ def _write(root: Path, files: dict) -> Path:
 
 
 def test_every_room_has_a_layer():
-    rooms = {p.stem if p.is_file() else p.name for p in (SRC / "ohmap").iterdir()
-             if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").exists()}
-    assert rooms == set(LAYERS), f"rooms without a layer: {rooms - set(LAYERS)}; gone: {set(LAYERS) - rooms}"
+    rooms = {
+        p.stem if p.is_file() else p.name
+        for p in (SRC / "ohmap").iterdir()
+        if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").exists()
+    }
+    assert rooms == set(LAYERS), (
+        f"rooms without a layer: {rooms - set(LAYERS)}; gone: {set(LAYERS) - rooms}"
+    )
 
 
 def test_the_checks_catch_a_backward_import_and_a_circle(tmp_path):
-    root = _write(tmp_path, {
-        "ohmap/__init__.py": "",
-        "ohmap/errors.py": "",
-        "ohmap/linemaps/__init__.py": "",
-        "ohmap/linemaps/stack.py": "from .deblend import joint\n",
-        "ohmap/linemaps/deblend.py": "from ohmap.linemaps.stack import StackedMap\n",
-        "ohmap/inference/__init__.py": "",
-        "ohmap/inference/model.py": "from ohmap.errors import InputError\n",
-        "ohmap/spectra/__init__.py": "",
-        "ohmap/spectra/ingest.py": "def f():\n    from ohmap.inference import model\n",
-    })
+    root = _write(
+        tmp_path,
+        {
+            "ohmap/__init__.py": "",
+            "ohmap/errors.py": "",
+            "ohmap/linemaps/__init__.py": "",
+            "ohmap/linemaps/stack.py": "from .deblend import joint\n",
+            "ohmap/linemaps/deblend.py": "from ohmap.linemaps.stack import StackedMap\n",
+            "ohmap/inference/__init__.py": "",
+            "ohmap/inference/model.py": "from ohmap.errors import InputError\n",
+            "ohmap/spectra/__init__.py": "",
+            "ohmap/spectra/ingest.py": "def f():\n    from ohmap.inference import model\n",
+        },
+    )
     found = imports_of(root)
     backward = against_the_flow(found)
-    assert len(backward) == 1 and "ohmap.spectra.ingest (layer 2) imports ohmap.inference.model" in backward[0]
+    assert (
+        len(backward) == 1
+        and "ohmap.spectra.ingest (layer 2) imports ohmap.inference.model" in backward[0]
+    )
     assert circles(found) == [["ohmap.linemaps.deblend", "ohmap.linemaps.stack"]]
 
 
@@ -72,10 +83,15 @@ def test_the_size_check_catches_a_long_function(tmp_path):
 
 def test_no_oversized_module_function_or_class():
     modules = sorted((SRC / "ohmap").rglob("*.py"))
-    too_long = [f"{p.relative_to(REPO)}: {n} lines" for p in modules
-                if (n := len(p.read_text().splitlines())) > MODULE_LINES]
+    too_long = [
+        f"{p.relative_to(REPO)}: {n} lines"
+        for p in modules
+        if (n := len(p.read_text().splitlines())) > MODULE_LINES
+    ]
     assert too_long == [], f"modules over {MODULE_LINES} lines"
-    assert [line for p in modules for line in long_definitions(p, FUNCTION_LINES, CLASS_LINES)] == []
+    assert [
+        line for p in modules for line in long_definitions(p, FUNCTION_LINES, CLASS_LINES)
+    ] == []
 
 
 @pytest.mark.parametrize("script", sorted(SCRIPTS.glob("*.py")), ids=lambda p: p.name)

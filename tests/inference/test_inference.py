@@ -37,8 +37,14 @@ TABLE4 = {
     "SII": (-0.5457, 0.4573, -0.8227, -0.0284, 0.5940, 0.3426),
 }
 #: Rest-frame vacuum wavelengths (Angstrom, SDSS DR7 line table) of the fitted lines.
-WAVELENGTH = {"OII": 3728.48, "Hg": 4341.69, "Hb": 4862.69, "OIII5008": 5008.24, "Ha": 6564.61,
-              "SII": 6725.48}
+WAVELENGTH = {
+    "OII": 3728.48,
+    "Hg": 4341.69,
+    "Hb": 4862.69,
+    "OIII5008": 5008.24,
+    "Ha": 6564.61,
+    "SII": 6725.48,
+}
 CALIBRATED = ("OII", "OIII5008", "SII")  # 0.1 dex intrinsic scatter in the registry
 LN10 = np.log(10.0)
 
@@ -57,7 +63,7 @@ def hand_expected(oh12, av, hbeta, nii_ha, lines=FIT_LINES, scatter_dex=0.1):
         if line == "Hb":
             ratio = 1.0
         elif line == "Ha":
-            ratio = 10 ** TABLE4["Ha"][0] * (1 + nii_ha)           # H-alpha + [NII] blend
+            ratio = 10 ** TABLE4["Ha"][0] * (1 + nii_ha)  # H-alpha + [NII] blend
         elif line == "SII":
             ratio = 10 ** table4_log_ratio("SII", oh12) * 10 ** TABLE4["Ha"][0]  # [SII]/Ha * Ha/Hb
         else:
@@ -77,7 +83,9 @@ def test_stored_turnovers_are_the_stationary_points_of_the_polynomials():
         deriv = np.polynomial.polynomial.polyder(ratio.coefficients)
         roots = np.polynomial.polynomial.polyroots(deriv) if len(deriv) > 1 else np.array([])
         real = roots[np.abs(roots.imag) < 1e-9].real + cal.x_offset
-        inside = real[(real > ratio.valid[0]) & (real < ratio.valid[1])] if ratio.valid else real[:0]
+        inside = (
+            real[(real > ratio.valid[0]) & (real < ratio.valid[1])] if ratio.valid else real[:0]
+        )
         if ratio.turnover is None:
             assert inside.size == 0, f"{line}: stationary point(s) {inside} inside {ratio.valid}"
         else:
@@ -136,14 +144,17 @@ def test_vanilla_nii_ha_defaults_to_the_settings_value():
     for nii in (None, np.nan):
         model = LineFluxModel(("Ha",), nii_ha=nii)
         mu, _ = model.expected(np.array([8.3, 1.0, np.log10(2.0)]))
-        assert mu[0] == pytest.approx(hand_expected(8.3, 1.0, 2.0, 0.05, lines=("Ha",))[0][0], rel=1e-9)
+        assert mu[0] == pytest.approx(
+            hand_expected(8.3, 1.0, 2.0, 0.05, lines=("Ha",))[0][0], rel=1e-9
+        )
 
 
 def test_expected_fluxes_match_hand_computation_extended_set():
     model = LineFluxModel(FIT_LINES, InferenceSettings(parameters="extended"), nii_ha=0.11)
     assert model.names == ("oh12", "av", "log_hbeta", "log_nii_ha")
-    theta = np.array([[8.3, 1.0, np.log10(2.0), np.log10(0.2)],
-                      [7.6, 0.2, np.log10(0.5), np.log10(0.01)]])
+    theta = np.array(
+        [[8.3, 1.0, np.log10(2.0), np.log10(0.2)], [7.6, 0.2, np.log10(0.5), np.log10(0.01)]]
+    )
     mu, sigma = model.expected(theta)
     for row, (oh, av, hb, nii) in zip(range(2), [(8.3, 1.0, 2.0, 0.2), (7.6, 0.2, 0.5, 0.01)]):
         mu_hand, sigma_hand = hand_expected(oh, av, hb, nii)
@@ -173,7 +184,9 @@ def hand_sfr(hbeta, z):
 def test_star_formation_rate_matches_hand_computation():
     for z, hb in [(1.49, 2.0), (0.7, 0.03), (2.3, 55.0)]:
         assert star_formation_rate(hb, z) == pytest.approx(hand_sfr(hb, z), rel=1e-9)
-        assert star_formation_rate(hb, z, magnification=20.0) == pytest.approx(hand_sfr(hb, z) / 20, rel=1e-9)
+        assert star_formation_rate(hb, z, magnification=20.0) == pytest.approx(
+            hand_sfr(hb, z) / 20, rel=1e-9
+        )
         assert intrinsic_hbeta_flux(star_formation_rate(hb, z), z) == pytest.approx(hb, rel=1e-12)
 
 
@@ -183,8 +196,9 @@ def test_sfr_surface_density_is_sfr_per_image_plane_area_without_magnification()
     assert "magnification" not in inspect.signature(sfr_surface_density).parameters
     z, hb, side = 1.49, 2.0, 0.1
     kpc_per_arcsec = COSMO.kpc_proper_per_arcmin(z).to(u.kpc / u.arcsec).value
-    assert sfr_surface_density(hb, z, side) == pytest.approx(hand_sfr(hb, z) / (side * kpc_per_arcsec) ** 2,
-                                                             rel=1e-9)
+    assert sfr_surface_density(hb, z, side) == pytest.approx(
+        hand_sfr(hb, z) / (side * kpc_per_arcsec) ** 2, rel=1e-9
+    )
     model = LineFluxModel(FIT_LINES)
     samples = np.array([[8.3, 1.0, np.log10(hb)], [8.0, 0.5, 0.0]])
     d1 = derived_samples(model, samples, z, magnification=1.0, spaxel_arcsec=side)
@@ -216,30 +230,37 @@ def test_paper_chi2_likelihood_lacks_the_log_variance_term():
     got = model.log_likelihood(THETAS, FLUX, ERROR)
     for theta, value in zip(THETAS, got):
         mu, sig = hand_expected(theta[0], theta[1], 10 ** theta[2], 0.11)
-        assert value == pytest.approx(-0.5 * np.sum((FLUX - mu) ** 2 / (ERROR**2 + sig**2)), rel=1e-10)
+        assert value == pytest.approx(
+            -0.5 * np.sum((FLUX - mu) ** 2 / (ERROR**2 + sig**2)), rel=1e-10
+        )
 
 
 @pytest.mark.parametrize("likelihood", ["gaussian", "paper_chi2"])
 def test_unusable_lines_are_left_out(likelihood):
     settings = InferenceSettings(likelihood=likelihood)
     flux, error = FLUX.copy(), ERROR.copy()
-    flux[1] = np.nan          # Hg
-    error[0] = -0.5           # OII
-    error[4] = 0.0            # Ha
-    error[5] = np.inf         # SII
+    flux[1] = np.nan  # Hg
+    error[0] = -0.5  # OII
+    error[4] = 0.0  # Ha
+    error[5] = np.inf  # SII
     kept = ("Hb", "OIII5008")
     full = LineFluxModel(FIT_LINES, settings).log_likelihood(THETAS, flux, error)
     reduced = LineFluxModel(kept, settings).log_likelihood(THETAS, FLUX[2:4], ERROR[2:4])
     np.testing.assert_allclose(full, reduced, rtol=1e-12)
     assert np.all(np.isfinite(full))
-    prepared = LineFluxModel(FIT_LINES, settings).log_likelihood(THETAS, ObservedFluxes.of(flux, error), None)
+    prepared = LineFluxModel(FIT_LINES, settings).log_likelihood(
+        THETAS, ObservedFluxes.of(flux, error), None
+    )
     np.testing.assert_array_equal(prepared, full)
     error_nan = ERROR.copy()
     error_nan[3] = np.nan
     np.testing.assert_allclose(
         LineFluxModel(FIT_LINES, settings).log_likelihood(THETAS, FLUX, error_nan),
         LineFluxModel(("OII", "Hg", "Hb", "Ha", "SII"), settings).log_likelihood(
-            THETAS, np.delete(FLUX, 3), np.delete(ERROR, 3)), rtol=1e-12)
+            THETAS, np.delete(FLUX, 3), np.delete(ERROR, 3)
+        ),
+        rtol=1e-12,
+    )
 
 
 @pytest.mark.parametrize("likelihood", ["gaussian", "paper_chi2"])
@@ -258,15 +279,25 @@ def test_full_covariance_likelihood_is_a_multivariate_normal_logpdf():
     got = model.log_likelihood(THETAS, FLUX, None, covariance=cov)
     for theta, value in zip(THETAS, got):
         mu, sig = hand_expected(theta[0], theta[1], 10 ** theta[2], 0.11)
-        want = stats.multivariate_normal.logpdf(FLUX, mu, cov + np.diag(sig**2)) + 3 * np.log(2 * np.pi)
+        want = stats.multivariate_normal.logpdf(FLUX, mu, cov + np.diag(sig**2)) + 3 * np.log(
+            2 * np.pi
+        )
         assert value == pytest.approx(want, rel=1e-9)
 
 
 def test_priors_box():
     model = LineFluxModel(FIT_LINES)  # oh12 [7, 9.3], A_V [0, 4], f_Hb [1e-3, 100]
     inside = np.array([[8.3, 1.0, 0.0], [7.0, 0.0, -3.0], [9.3, 4.0, 2.0]])
-    outside = np.array([[6.99, 1.0, 0.0], [9.31, 1.0, 0.0], [8.3, -0.01, 0.0], [8.3, 4.01, 0.0],
-                        [8.3, 1.0, -3.01], [8.3, 1.0, 2.01]])
+    outside = np.array(
+        [
+            [6.99, 1.0, 0.0],
+            [9.31, 1.0, 0.0],
+            [8.3, -0.01, 0.0],
+            [8.3, 4.01, 0.0],
+            [8.3, 1.0, -3.01],
+            [8.3, 1.0, 2.01],
+        ]
+    )
     assert np.all(model.log_prior(inside) == 0.0)
     assert np.all(np.isfinite(model.log_posterior(inside, FLUX, ERROR)))
     assert np.all(model.log_prior(outside) == -np.inf)
@@ -293,8 +324,9 @@ def test_posterior_piled_at_zero_dust_is_an_upper_limit_at_the_84th_percentile()
     model = LineFluxModel(FIT_LINES)
     rng = np.random.default_rng(0)
     n = 20000
-    samples = np.column_stack([rng.normal(8.3, 0.1, n), np.abs(rng.normal(0, 0.15, n)),
-                               rng.normal(0.5, 0.05, n)])
+    samples = np.column_stack(
+        [rng.normal(8.3, 0.1, n), np.abs(rng.normal(0, 0.15, n)), rng.normal(0.5, 0.05, n)]
+    )
     summary = summarize(model, samples, derived_samples(model, samples, 1.5))
     assert summary["av"]["limit"] == "<"
     assert summary["av"]["value"] == pytest.approx(np.percentile(samples[:, 1], 84), rel=1e-12)
@@ -307,7 +339,9 @@ def test_well_measured_posterior_is_no_limit_and_bounds_give_both_kinds():
     model = LineFluxModel(FIT_LINES)
     rng = np.random.default_rng(1)
     n = 20000
-    samples = np.column_stack([rng.normal(8.3, 0.1, n), rng.normal(1.5, 0.1, n), rng.normal(0.5, 0.05, n)])
+    samples = np.column_stack(
+        [rng.normal(8.3, 0.1, n), rng.normal(1.5, 0.1, n), rng.normal(0.5, 0.05, n)]
+    )
     summary = summarize(model, samples, derived_samples(model, samples, 1.5))
     assert all(summary[k]["limit"] == "" for k in ("oh12", "av", "hbeta", "sfr"))
     assert summary["av"]["value"] == pytest.approx(np.median(samples[:, 1]), rel=1e-12)
@@ -343,17 +377,29 @@ def test_credible_intervals_are_calibrated_on_prior_drawn_simulations():
     coverage by well under 1%.
     """
     n = 1000
-    settings = InferenceSettings(oh12_prior=(7.3, 9.0), av_prior=(0.0, 2.0), hbeta_prior=(0.3, 30.0))
+    settings = InferenceSettings(
+        oh12_prior=(7.3, 9.0), av_prior=(0.0, 2.0), hbeta_prior=(0.3, 30.0)
+    )
     model = LineFluxModel(FIT_LINES, settings)
     rng = np.random.default_rng(20170207)
-    truth = np.column_stack([rng.uniform(7.3, 9.0, n), rng.uniform(0.0, 2.0, n),
-                             rng.uniform(np.log10(0.3), np.log10(30.0), n)])
+    truth = np.column_stack(
+        [
+            rng.uniform(7.3, 9.0, n),
+            rng.uniform(0.0, 2.0, n),
+            rng.uniform(np.log10(0.3), np.log10(30.0), n),
+        ]
+    )
     mu, sigma_model = model.expected(truth)
     error = np.tile([0.6, 0.5, 0.5, 0.5, 0.5, 0.6], (n, 1))
     flux = mu + sigma_model * rng.standard_normal(mu.shape) + error * rng.standard_normal(mu.shape)
-    fits = fit_fluxes(model, flux, error, [("cov", i) for i in range(n)],
-                      SamplerSettings(n_walkers=32, n_steps=1500, n_burn=750, thin=5, batch_size=n),
-                      redshift=1.5)
+    fits = fit_fluxes(
+        model,
+        flux,
+        error,
+        [("cov", i) for i in range(n)],
+        SamplerSettings(n_walkers=32, n_steps=1500, n_burn=750, thin=5, batch_size=n),
+        redshift=1.5,
+    )
     p = np.array([np.percentile(f.samples, [2.5, 16, 84, 97.5], axis=0) for f in fits])  # (n, 4, 3)
     in68 = np.mean((p[:, 1] <= truth) & (truth <= p[:, 2]), axis=0)
     in95 = np.mean((p[:, 0] <= truth) & (truth <= p[:, 3]), axis=0)

@@ -36,11 +36,15 @@ def model():
 @pytest.fixture(scope="module")
 def fitted(model):
     """Five spaxel fits (the first three for shard A, the last two for shard B)."""
-    theta = np.array([[8.2, 0.4, 1.0], [8.5, 1.0, 0.7], [8.0, 0.2, 0.5], [8.7, 1.5, 1.2], [8.3, 0.8, 0.3]])
+    theta = np.array(
+        [[8.2, 0.4, 1.0], [8.5, 1.0, 0.7], [8.0, 0.2, 0.5], [8.7, 1.5, 1.2], [8.3, 0.8, 0.3]]
+    )
     mu, _ = model.expected(theta)
     err = 0.1 * mu
     ids = [101, 102, 103, 201, 202]
-    fits_ = fit_fluxes(model, mu, err, [("04054", i) for i in ids], SAMPLER, REDSHIFT, spaxel_arcsec=0.13)
+    fits_ = fit_fluxes(
+        model, mu, err, [("04054", i) for i in ids], SAMPLER, REDSHIFT, spaxel_arcsec=0.13
+    )
     spaxels = Table({"spaxel": ids, "iy": [0, 1, 2, 3, 0], "ix": [0, 1, 2, 0, 4]})
     for j, line in enumerate(LINES):
         spaxels[f"flux_{line}"] = mu[:, j]
@@ -99,11 +103,17 @@ def test_shard_round_trip_exact(tmp_path, model, fitted):
     assert np.array_equal(s["acceptance"], [f.acceptance for f in fits_])
     assert np.array_equal(s["tau_max"], [np.max(f.tau) for f in fits_])
     # the conservative error
-    expected = [max(f.summary["oh12"]["p84"] - f.summary["oh12"]["p50"],
-                    f.summary["oh12"]["p50"] - f.summary["oh12"]["p16"]) for f in fits_]
+    expected = [
+        max(
+            f.summary["oh12"]["p84"] - f.summary["oh12"]["p50"],
+            f.summary["oh12"]["p50"] - f.summary["oh12"]["p16"],
+        )
+        for f in fits_
+    ]
     assert np.array_equal(s["err_oh12"], expected) and s["err_oh12"].unit == u.dex
     # the file says what it holds
     import h5py
+
     with h5py.File(path) as h5:
         assert "spaxel" in h5.attrs["content"] and h5["chains"].compression == "gzip"
 
@@ -119,7 +129,9 @@ def test_empty_shard(tmp_path, model):
     assert r.summary["oh12_p50"].unit == u.dex
     # an empty galaxy still gets maps, which say why they are empty
     maps_path = tmp_path / "maps.fits"
-    write_spaxel_maps(maps_path, "00900", (4, 5), r.summary, {"REDSHIFT": (1.1, "catalogue redshift")})
+    write_spaxel_maps(
+        maps_path, "00900", (4, 5), r.summary, {"REDSHIFT": (1.1, "catalogue redshift")}
+    )
     m = read_spaxel_maps(maps_path)
     assert m["header"]["NFITTED"] == 0 and not m["FITTED"].any()
     assert np.all(m["CONVERGED"] == -1) and np.all(np.isnan(m["OH12"]))
@@ -138,14 +150,20 @@ def test_shard_checks_order(tmp_path, model, fitted):
 def test_maps_from_two_shards(tmp_path, model, fitted):
     ra, rb = _write_two(tmp_path, model, fitted)
     path = tmp_path / "maps.fits"
-    cards = {"REDSHIFT": (REDSHIFT, "catalogue redshift"), "BINNING": (2, "[pixel] binning factor"),
-             "PIXSCALE": (0.13, "[arcsec/pixel] binned pixel scale"), "CALIBRATION": ("maiolino2008", "calib")}
+    cards = {
+        "REDSHIFT": (REDSHIFT, "catalogue redshift"),
+        "BINNING": (2, "[pixel] binning factor"),
+        "PIXSCALE": (0.13, "[arcsec/pixel] binned pixel scale"),
+        "CALIBRATION": ("maiolino2008", "calib"),
+    }
     write_spaxel_maps(path, "04054", (4, 5), [ra.summary, rb.summary], cards)
     m = read_spaxel_maps(path)
     h = m["header"]
     assert h["NFITTED"] == 5 and h["REDSHIFT"] == REDSHIFT and h["BINNING"] == 2
     assert h["CALIBRATION"] == "maiolino2008"
-    summary = Table(np.concatenate([np.asarray(ra.summary.as_array()), np.asarray(rb.summary.as_array())]))
+    summary = Table(
+        np.concatenate([np.asarray(ra.summary.as_array()), np.asarray(rb.summary.as_array())])
+    )
     fitted_mask = np.zeros((4, 5), bool)
     fitted_mask[summary["iy"], summary["ix"]] = True
     assert np.array_equal(m["FITTED"], fitted_mask)
@@ -155,11 +173,25 @@ def test_maps_from_two_shards(tmp_path, model, fitted):
         assert m["OH12_P16"][y, x] == row["oh12_p16"] and m["OH12_P84"][y, x] == row["oh12_p84"]
         assert m["OH12_ERR"][y, x] == row["err_oh12"]
         assert m["AV"][y, x] == row["av_p50"]
-        assert m["AV_ERR"][y, x] == max(row["av_p84"] - row["av_p50"], row["av_p50"] - row["av_p16"])
+        assert m["AV_ERR"][y, x] == max(
+            row["av_p84"] - row["av_p50"], row["av_p50"] - row["av_p16"]
+        )
         assert m["SFRD"][y, x] == row["sfr_density_p50"] and m["HBETA"][y, x] == row["hbeta_p50"]
         assert m["CONVERGED"][y, x] == int(row["converged"])
-    for name in ("OH12", "OH12_P16", "OH12_P84", "OH12_ERR", "AV", "AV_ERR", "SFRD", "SFRD_ERR", "HBETA"):
-        assert np.all(np.isnan(m[name][~fitted_mask])) and np.all(np.isfinite(m[name][fitted_mask])), name
+    for name in (
+        "OH12",
+        "OH12_P16",
+        "OH12_P84",
+        "OH12_ERR",
+        "AV",
+        "AV_ERR",
+        "SFRD",
+        "SFRD_ERR",
+        "HBETA",
+    ):
+        assert np.all(np.isnan(m[name][~fitted_mask])) and np.all(
+            np.isfinite(m[name][fitted_mask])
+        ), name
     assert np.all(m["CONVERGED"][~fitted_mask] == -1)
     assert m["units"]["OH12"] == "dex" and m["units"]["AV"] == "mag"
     assert m["units"]["SFRD"] == "solMass / (yr kpc2)"
@@ -199,21 +231,34 @@ def test_no_partial_file_on_failure(tmp_path, model, fitted, monkeypatch):
     monkeypatch.undo()
 
     # a failing FITS write leaves the previous product untouched and no temporary file
-    summary = Table({"spaxel": [1], "iy": [0], "ix": [0], "oh12_p16": [8.0], "oh12_p50": [8.1],
-                     "oh12_p84": [8.3], "converged": [True]})
+    summary = Table(
+        {
+            "spaxel": [1],
+            "iy": [0],
+            "ix": [0],
+            "oh12_p16": [8.0],
+            "oh12_p50": [8.1],
+            "oh12_p84": [8.3],
+            "converged": [True],
+        }
+    )
     path = tmp_path / "maps.fits"
     write_spaxel_maps(path, "04054", (2, 2), summary)
     before = path.read_bytes()
     monkeypatch.setattr(fits.HDUList, "writeto", boom)
     with pytest.raises(RuntimeError):
         write_spaxel_maps(path, "04054", (2, 2), summary)
-    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["maps.fits"]
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == [
+        "maps.fits"
+    ]
 
 
 def test_global_fit_round_trip(tmp_path, model, fitted):
     _, fits_ = fitted
-    rows = [global_fit_row("04054", fits_[0], REDSHIFT, 22.5, model, 4),
-            global_fit_row("01916", fits_[1], 1.0, 1.8, model, 3)]
+    rows = [
+        global_fit_row("04054", fits_[0], REDSHIFT, 22.5, model, 4),
+        global_fit_row("01916", fits_[1], 1.0, 1.8, model, 3),
+    ]
     meta = {"inference": model.settings, "sampler": SAMPLER, "note": "test"}
     path = tmp_path / "global.ecsv"
     write_global_fit(path, rows, meta)
@@ -223,7 +268,9 @@ def test_global_fit_round_trip(tmp_path, model, fitted):
         for k, v in r.items():
             assert row[k] == v, k
     assert t["oh12_p50"].unit == u.dex and t["av_p16"].unit == u.mag
-    assert t["sfr_p84"].unit == u.Unit("solMass / yr") and t["hbeta_value"].unit == u.Unit("1e-17 erg / (s cm2)")
+    assert t["sfr_p84"].unit == u.Unit("solMass / yr") and t["hbeta_value"].unit == u.Unit(
+        "1e-17 erg / (s cm2)"
+    )
     assert t.meta["sampler"] == plain(dataclasses.asdict(SAMPLER))
     assert t.meta["inference"]["calibration"] == model.settings.calibration
     assert t["converged"].dtype == bool and t["n_lines"].dtype.kind == "i"
@@ -240,9 +287,14 @@ def test_plots_write_png(tmp_path, model, fitted):
     f = fits_[0]
     oh, av, hb = model.unpack(f.samples)[:3]
     path = tmp_path / "corner.png"
-    plot_corner({"oh12": oh, "av": av, "hbeta": hb},
-                {"oh12": "12+log(O/H)", "av": "A_V [mag]", "hbeta": "f_Hb [1e-17 cgs]"}, path,
-                truths={"oh12": 8.2, "av": 0.4, "hbeta": 10.0}, chain=f.chain[:, :, 0], title="04054 global")
+    plot_corner(
+        {"oh12": oh, "av": av, "hbeta": hb},
+        {"oh12": "12+log(O/H)", "av": "A_V [mag]", "hbeta": "f_Hb [1e-17 cgs]"},
+        path,
+        truths={"oh12": 8.2, "av": 0.4, "hbeta": 10.0},
+        chain=f.chain[:, :, 0],
+        title="04054 global",
+    )
     assert path.stat().st_size > 1000
 
     ra, rb = _write_two(tmp_path, model, fitted)

@@ -24,7 +24,9 @@ def ar1_chain(rng, rho, n_steps, n_walkers, ndim, burn=2000):
     Integrated autocorrelation time (1 + rho) / (1 - rho)."""
     rho = np.broadcast_to(np.asarray(rho, float), (ndim,))
     e = rng.standard_normal((n_steps + burn, n_walkers, ndim))
-    out = np.stack([lfilter([1.0], [1.0, -r], e[..., d], axis=0) for d, r in enumerate(rho)], axis=-1)
+    out = np.stack(
+        [lfilter([1.0], [1.0, -r], e[..., d], axis=0) for d, r in enumerate(rho)], axis=-1
+    )
     return out[burn:]
 
 
@@ -33,16 +35,22 @@ def ar1_chain(rng, rho, n_steps, n_walkers, ndim, burn=2000):
 
 def test_integrated_time_equals_emcee_autocorr():
     rng = np.random.default_rng(11)
-    chains = [ar1_chain(rng, [0.5, 0.9], 3000, 16, 2),
-              ar1_chain(rng, [0.0, 0.97, 0.7], 1500, 32, 3),
-              ar1_chain(rng, 0.8, 777, 7, 1) * 3.0 + 5.0]
+    chains = [
+        ar1_chain(rng, [0.5, 0.9], 3000, 16, 2),
+        ar1_chain(rng, [0.0, 0.97, 0.7], 1500, 32, 3),
+        ar1_chain(rng, 0.8, 777, 7, 1) * 3.0 + 5.0,
+    ]
     for chain in chains:
-        np.testing.assert_allclose(integrated_time(chain), emcee.autocorr.integrated_time(chain, quiet=True),
-                                   rtol=1e-9)
+        np.testing.assert_allclose(
+            integrated_time(chain), emcee.autocorr.integrated_time(chain, quiet=True), rtol=1e-9
+        )
     # leading object axes: each object as emcee computes it alone
     block = np.stack([ar1_chain(rng, [0.3, 0.9], 1000, 8, 2) for _ in range(3)])
-    np.testing.assert_allclose(integrated_time(block),
-                               [emcee.autocorr.integrated_time(c, quiet=True) for c in block], rtol=1e-9)
+    np.testing.assert_allclose(
+        integrated_time(block),
+        [emcee.autocorr.integrated_time(c, quiet=True) for c in block],
+        rtol=1e-9,
+    )
 
 
 def test_integrated_time_of_ar1_matches_theory():
@@ -65,8 +73,12 @@ def test_sample_batched_recovers_gaussian_targets():
     settings = SamplerSettings(n_walkers=32, n_steps=3000, n_burn=1000, thin=1)
     means = np.array([[0.0, 0.0, 0.0], [5.0, -3.0, 1.0], [100.0, 0.01, -20.0], [-1.0, 2.0, 3.0]])
     sds = np.array([[1.0, 1.0, 1.0], [0.5, 2.0, 1.0], [10.0, 0.001, 3.0], [1.0, 1.0, 0.2]])
-    corr = [np.eye(3), np.array([[1, 0.6, 0], [0.6, 1, -0.3], [0, -0.3, 1]]), np.eye(3),
-            np.array([[1, 0.9, 0.5], [0.9, 1, 0.6], [0.5, 0.6, 1]])]
+    corr = [
+        np.eye(3),
+        np.array([[1, 0.6, 0], [0.6, 1, -0.3], [0, -0.3, 1]]),
+        np.eye(3),
+        np.array([[1, 0.9, 0.5], [0.9, 1, 0.6], [0.5, 0.6, 1]]),
+    ]
     prec = np.stack([np.linalg.inv(np.diag(s) @ c @ np.diag(s)) for s, c in zip(sds, corr)])
 
     def log_prob(theta):  # (objects, m, 3) -> (objects, m); object i's target for row i
@@ -74,7 +86,9 @@ def test_sample_batched_recovers_gaussian_targets():
         return -0.5 * np.einsum("oml,olk,omk->om", d, prec, d)
 
     rngs = [object_stream(1, "gauss", i) for i in range(len(means))]
-    initial = np.stack([m + 0.1 * s * g.standard_normal((32, 3)) for m, s, g in zip(means, sds, rngs)])
+    initial = np.stack(
+        [m + 0.1 * s * g.standard_normal((32, 3)) for m, s, g in zip(means, sds, rngs)]
+    )
     result = sample_batched(log_prob, initial, rngs, settings)
     assert result.chain.shape == (4, 2000, 32, 3)
     n = settings.n_kept * settings.n_walkers
@@ -96,8 +110,13 @@ def agreement_cases():
     model = LineFluxModel(FIT_LINES)
     rng = np.random.default_rng(5)
     n = 11
-    truth = np.column_stack([rng.uniform(7.3, 9.0, n), rng.uniform(0, 2, n),
-                             rng.uniform(np.log10(0.3), np.log10(30), n)])
+    truth = np.column_stack(
+        [
+            rng.uniform(7.3, 9.0, n),
+            rng.uniform(0, 2, n),
+            rng.uniform(np.log10(0.3), np.log10(30), n),
+        ]
+    )
     mu, sigma_model = model.expected(truth)
     error = np.full_like(mu, 0.5)
     flux = mu + sigma_model * rng.standard_normal(mu.shape) + error * rng.standard_normal(mu.shape)
@@ -123,17 +142,30 @@ def test_emcee_and_batched_posteriors_agree():
     base = SamplerSettings(n_walkers=64, n_steps=2000, n_burn=1000, thin=1)
     quantiles = [16, 50, 84]
 
-    emcee_fits = fit_fluxes(model, flux, error, [("a", i) for i in range(n_obj)],
-                            dataclasses.replace(base, engine="emcee"), redshift=1.5)
-    rep_fits = fit_fluxes(model, np.tile(flux, (reps, 1)), np.tile(error, (reps, 1)),
-                          [("r", r, i) for r in range(reps) for i in range(n_obj)],
-                          dataclasses.replace(base, batch_size=reps * n_obj), redshift=1.5)
+    emcee_fits = fit_fluxes(
+        model,
+        flux,
+        error,
+        [("a", i) for i in range(n_obj)],
+        dataclasses.replace(base, engine="emcee"),
+        redshift=1.5,
+    )
+    rep_fits = fit_fluxes(
+        model,
+        np.tile(flux, (reps, 1)),
+        np.tile(error, (reps, 1)),
+        [("r", r, i) for r in range(reps) for i in range(n_obj)],
+        dataclasses.replace(base, batch_size=reps * n_obj),
+        redshift=1.5,
+    )
 
-    pe = np.array([np.percentile(f.samples, quantiles, axis=0) for f in emcee_fits])       # (obj, 3, 3)
-    pb = np.array([np.percentile(f.samples, quantiles, axis=0) for f in rep_fits]).reshape(reps, n_obj, 3, 3)
-    tau_e = np.array([f.tau for f in emcee_fits])                                          # (obj, 3)
+    pe = np.array([np.percentile(f.samples, quantiles, axis=0) for f in emcee_fits])  # (obj, 3, 3)
+    pb = np.array([np.percentile(f.samples, quantiles, axis=0) for f in rep_fits]).reshape(
+        reps, n_obj, 3, 3
+    )
+    tau_e = np.array([f.tau for f in emcee_fits])  # (obj, 3)
     tau_b = np.array([f.tau for f in rep_fits]).reshape(reps, n_obj, 3).mean(axis=0)
-    se_one = pb.std(axis=0, ddof=1)                                                        # one batched run
+    se_one = pb.std(axis=0, ddof=1)  # one batched run
     se_emcee = se_one * np.sqrt(tau_e / tau_b)[:, None, :]
     z = (pe - pb.mean(axis=0)) / np.sqrt(se_emcee**2 + se_one**2 / reps)
     assert np.all(np.abs(z) < 4), np.round(z, 1)
@@ -152,11 +184,13 @@ def test_emcee_and_batched_posteriors_agree():
 def shard_cases(n=14):
     model = LineFluxModel(FIT_LINES)
     rng = np.random.default_rng(2)
-    truth = np.column_stack([rng.uniform(7.3, 9.0, n), rng.uniform(0, 2, n), rng.uniform(-0.5, 1.5, n)])
+    truth = np.column_stack(
+        [rng.uniform(7.3, 9.0, n), rng.uniform(0, 2, n), rng.uniform(-0.5, 1.5, n)]
+    )
     mu, _ = model.expected(truth)
     error = np.full_like(mu, 0.5)
     flux = mu + error * rng.standard_normal(mu.shape)
-    flux[3, 0] = np.nan     # lines left out for some objects
+    flux[3, 0] = np.nan  # lines left out for some objects
     error[5, 5] = 0.0
     return model, flux, error
 
@@ -171,8 +205,12 @@ def test_results_do_not_depend_on_the_shard_layout():
     one = fit_fluxes(model, flux, error, keys, SHARD_SETTINGS, redshift=1.5)
     pairs = []
     for i in range(0, len(flux), 2):
-        pairs += fit_fluxes(model, flux[i:i + 2], error[i:i + 2], keys[i:i + 2], SHARD_SETTINGS, redshift=1.5)
-    threes = fit_fluxes(model, flux, error, keys, dataclasses.replace(SHARD_SETTINGS, batch_size=3), redshift=1.5)
+        pairs += fit_fluxes(
+            model, flux[i : i + 2], error[i : i + 2], keys[i : i + 2], SHARD_SETTINGS, redshift=1.5
+        )
+    threes = fit_fluxes(
+        model, flux, error, keys, dataclasses.replace(SHARD_SETTINGS, batch_size=3), redshift=1.5
+    )
     for a, b, c in zip(one, pairs, threes):
         assert a.key == b.key == c.key
         assert np.array_equal(a.samples, b.samples) and np.array_equal(a.samples, c.samples)
@@ -194,11 +232,14 @@ def test_changing_an_object_key_changes_its_samples():
     assert not np.array_equal(again[0].samples, again[1].samples)
 
 
-@pytest.mark.parametrize("key_a, key_b", [
-    (("04054", 12345), ("04054", 12346)),   # spaxel indices >= 10000
-    (("04054", 7), ("04055", 7)),           # five-digit galaxy IDs of MACS1149
-    (("04054", "global"), ("04054", "globals")),
-])
+@pytest.mark.parametrize(
+    "key_a, key_b",
+    [
+        (("04054", 12345), ("04054", 12346)),  # spaxel indices >= 10000
+        (("04054", 7), ("04055", 7)),  # five-digit galaxy IDs of MACS1149
+        (("04054", "global"), ("04054", "globals")),
+    ],
+)
 def test_object_streams_differ_for_keys_differing_beyond_four_characters(key_a, key_b):
     a = object_stream(20170207, *key_a).random(4)
     b = object_stream(20170207, *key_b).random(4)
@@ -208,15 +249,18 @@ def test_object_streams_differ_for_keys_differing_beyond_four_characters(key_a, 
 # ---------------------------------------------------------------------------------- settings
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(n_walkers=31), "n_walkers"),
-    (dict(n_walkers=2), "n_walkers"),
-    (dict(n_steps=1000, n_burn=1000), "n_burn"),
-    (dict(n_steps=1000, n_burn=1500), "n_burn"),
-    (dict(n_burn=-1), "n_burn"),
-    (dict(engine="pymc"), "pymc"),
-    (dict(thin=0), "thin"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(n_walkers=31), "n_walkers"),
+        (dict(n_walkers=2), "n_walkers"),
+        (dict(n_steps=1000, n_burn=1000), "n_burn"),
+        (dict(n_steps=1000, n_burn=1500), "n_burn"),
+        (dict(n_burn=-1), "n_burn"),
+        (dict(engine="pymc"), "pymc"),
+        (dict(thin=0), "thin"),
+    ],
+)
 def test_sampler_settings_validation(kwargs, match):
     with pytest.raises(InputError, match=match):
         SamplerSettings(**kwargs)

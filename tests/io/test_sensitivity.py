@@ -216,8 +216,13 @@ def test_per_pixel_conserves_flux(step):
 def test_per_pixel_nonuniform_grid_conserves_flux():
     curve = _triangle()
     grid = 9000.0 + np.cumsum(np.linspace(20.0, 60.0, 90))
-    edges = np.concatenate([[grid[0] - (grid[1] - grid[0]) / 2], 0.5 * (grid[1:] + grid[:-1]),
-                            [grid[-1] + (grid[-1] - grid[-2]) / 2]])
+    edges = np.concatenate(
+        [
+            [grid[0] - (grid[1] - grid[0]) / 2],
+            0.5 * (grid[1:] + grid[:-1]),
+            [grid[-1] + (grid[-1] - grid[-2]) / 2],
+        ]
+    )
     assert grid[0] < 10000 and grid[-1] > 12000
     total = np.sum(curve.per_pixel(grid) * np.diff(edges))
     assert total == pytest.approx(_integral(curve), rel=1e-10)

@@ -20,8 +20,9 @@ REF_PA = 74.0  # dispersion PA of the reference frame, deg E of N
 
 def galaxy(east, north):
     """An inclined disk with an off-centre clump, on the sky (pixels east and north)."""
-    return (gaussian_image(east, north, sigma_x=3.0, sigma_y=1.5, angle_deg=25.0, flux=10.0)
-            + gaussian_image(east, north, sigma_x=1.0, sigma_y=1.0, x0=4.0, y0=2.5, flux=3.0))
+    return gaussian_image(
+        east, north, sigma_x=3.0, sigma_y=1.5, angle_deg=25.0, flux=10.0
+    ) + gaussian_image(east, north, sigma_x=1.0, sigma_y=1.0, x0=4.0, y0=2.5, flux=3.0)
 
 
 def compact(east, north):
@@ -40,20 +41,35 @@ def render(source, frame_pa, dx=0.0, dy=0.0, x_phase=0.0):
 
 
 def line_map(flux, noise, x_phase=0.0, line="Ha", snr=50.0):
-    return LineMap(line, flux, np.full(flux.shape, noise), np.zeros(flux.shape, dtype=bool), x_phase,
-                   0.0, 0.0, integrated_flux=snr, integrated_error=1.0)
+    return LineMap(
+        line,
+        flux,
+        np.full(flux.shape, noise),
+        np.zeros(flux.shape, dtype=bool),
+        x_phase,
+        0.0,
+        0.0,
+        integrated_flux=snr,
+        integrated_error=1.0,
+    )
 
 
 def extraction(pa, maps, dispersion_pa, footprint=None):
-    return SimpleNamespace(pa=pa, grism="G141", dispersion_pa=dispersion_pa, maps=maps, footprint=footprint)
+    return SimpleNamespace(
+        pa=pa, grism="G141", dispersion_pa=dispersion_pa, maps=maps, footprint=footprint
+    )
 
 
-def observe(source, rotation_error, dx, dy, noise, seed, pa_offset=30.0, pa_phase=0.3, ref_phase=-0.2):
+def observe(
+    source, rotation_error, dx, dy, noise, seed, pa_offset=30.0, pa_phase=0.3, ref_phase=-0.2
+):
     """Reference and PA extractions of ``source``; the PA's frame is ``pa_offset`` from the
     reference's, off by ``rotation_error`` (deg), and its scene shifted by (dx, dy) pixels."""
     rng = np.random.default_rng(seed)
     ref_flux = render(source, REF_PA, x_phase=ref_phase) + rng.normal(0.0, noise, (N, N))
-    pa_flux = render(source, REF_PA + pa_offset + rotation_error, dx, dy, pa_phase) + rng.normal(0.0, noise, (N, N))
+    pa_flux = render(source, REF_PA + pa_offset + rotation_error, dx, dy, pa_phase) + rng.normal(
+        0.0, noise, (N, N)
+    )
     x, y = frame_coordinates((N, N))
     footprint = np.hypot(x, y) < 13
     ref = extraction("119", {"Ha": line_map(ref_flux, noise, ref_phase)}, REF_PA, footprint)
@@ -102,8 +118,19 @@ def test_high_snr_recovers_shifts_and_rotation():
 def test_fit_alignment_single_pair_without_smoothing():
     pa, ref = observe(galaxy, rotation_error=-1.1, dx=-0.8, dy=0.35, noise=1e-3, seed=2)
     m, rm = pa.maps["Ha"], ref.maps["Ha"]
-    t, value, expected = fit_alignment(m.flux, m.error, m.valid, m.x_phase, rm.flux, rm.error, rm.valid,
-                                       rm.x_phase, ref.footprint, 30.0, AlignmentSettings(smooth_pixels=0.0))
+    t, value, expected = fit_alignment(
+        m.flux,
+        m.error,
+        m.valid,
+        m.x_phase,
+        rm.flux,
+        rm.error,
+        rm.valid,
+        rm.x_phase,
+        ref.footprint,
+        30.0,
+        AlignmentSettings(smooth_pixels=0.0),
+    )
     assert t.shift_x == pytest.approx(-0.8, abs=0.1)
     assert t.shift_y == pytest.approx(0.35, abs=0.1)
     assert t.rotation_deg == pytest.approx(30.0 - 1.1, abs=0.5)
@@ -124,7 +151,9 @@ def test_fitted_errors_describe_the_scatter():
     predicted = np.median(errors, axis=0)
     assert np.all(np.isfinite(predicted))
     assert np.all((scatter > 0.5 * predicted) & (scatter < 1.6 * predicted)), (scatter, predicted)
-    assert np.all(np.abs(fits.mean(axis=0) - (0.3, 0.2)) < 3 * predicted / np.sqrt(len(fits)) + 0.02)
+    assert np.all(
+        np.abs(fits.mean(axis=0) - (0.3, 0.2)) < 3 * predicted / np.sqrt(len(fits)) + 0.02
+    )
 
 
 def test_unmeasurable_rotation_keeps_the_nominal_angle():
@@ -182,7 +211,9 @@ def test_expected_nccf_is_the_nccf_of_noisy_twins():
         assert np.std(predicted) < 0.05
     # One map against its own noiseless twin.
     a = truth + rng.normal(0.0, 0.02, truth.shape)
-    assert expected_nccf(a, np.full((N, N), 0.02), mask) == pytest.approx(nccf(a, truth, mask), abs=0.03)
+    assert expected_nccf(a, np.full((N, N), 0.02), mask) == pytest.approx(
+        nccf(a, truth, mask), abs=0.03
+    )
     # Pure noise has no signal variance left.
     assert expected_nccf(rng.normal(0.0, 0.02, (N, N)), np.full((N, N), 0.02), mask) < 0.15
 

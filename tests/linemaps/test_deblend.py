@@ -23,23 +23,30 @@ GROUP = ["Hb", "OIII5008"]
 # Two G141-like line spacings (H-beta, [OIII]4960, [OIII]5008) and a G102-like one.
 COLS_A = {"Hb": 40.3, "OIII4960": 51.45, "OIII5008": 56.6}
 COLS_B = {"Hb": 40.7, "OIII4960": 62.1, "OIII5008": 72.3}
-PAS = [("A", FrameTransform(), COLS_A),
-       ("B", FrameTransform(85.0, 0.3, -0.4), COLS_A),
-       ("C", FrameTransform(-30.0, -0.2, 0.5), COLS_B)]
+PAS = [
+    ("A", FrameTransform(), COLS_A),
+    ("B", FrameTransform(85.0, 0.3, -0.4), COLS_A),
+    ("C", FrameTransform(-30.0, -0.2, 0.5), COLS_B),
+]
 
 
 def hbeta_source(x, y):
-    return (gaussian_image(x, y, 5.0, 3.0, 30.0, flux=100.0)
-            + gaussian_image(x, y, 1.5, 1.5, 0.0, flux=20.0, x0=4.0, y0=-5.0))
+    return gaussian_image(x, y, 5.0, 3.0, 30.0, flux=100.0) + gaussian_image(
+        x, y, 1.5, 1.5, 0.0, flux=20.0, x0=4.0, y0=-5.0
+    )
 
 
 def oiii_source(x, y):
-    return (gaussian_image(x, y, 4.0, 3.5, -20.0, flux=300.0, x0=1.0)
-            + gaussian_image(x, y, 1.2, 1.2, 0.0, flux=60.0, x0=-6.0, y0=3.0))
+    return gaussian_image(x, y, 4.0, 3.5, -20.0, flux=300.0, x0=1.0) + gaussian_image(
+        x, y, 1.2, 1.2, 0.0, flux=60.0, x0=-6.0, y0=3.0
+    )
 
 
-SOURCES = {"Hb": hbeta_source, "OIII5008": oiii_source,
-           "OIII4960": lambda x, y: oiii_source(x, y) / L.OIII_5008_TO_4960}
+SOURCES = {
+    "Hb": hbeta_source,
+    "OIII5008": oiii_source,
+    "OIII4960": lambda x, y: oiii_source(x, y) / L.OIII_5008_TO_4960,
+}
 
 
 def to_reference(transform, u, v):
@@ -62,7 +69,9 @@ def _extraction(label, columns, sci, err, footprint, transform):
     # The PA's own footprint: the reference footprint seen in this PA's frame.
     r = resampling_matrix((NY, NY), footprint.shape, inverse_transform(transform), kernel="linear")
     pa_fp = (r @ footprint.ravel().astype(float)).reshape(NY, NY) > 0.5
-    return Extraction("test", label, "G141", 0.0, 0.065, pa_fp, {}, [], None, sci, err, dict(columns), 1.5)
+    return Extraction(
+        "test", label, "G141", 0.0, 0.065, pa_fp, {}, [], None, sci, err, dict(columns), 1.5
+    )
 
 
 def analytic_entries(pas, noise=0.0, seed=0, nx=140, lines=("Hb", "OIII4960", "OIII5008")):
@@ -89,7 +98,9 @@ def model_entries(pas, maps, footprint, error=1e-4, nx=140):
     grid = (NY + 2 * pad, NY + 2 * pad)
     out = []
     for label, transform, columns in pas:
-        ex = _extraction(label, columns, np.zeros((NY, nx)), np.full((NY, nx), error), footprint, transform)
+        ex = _extraction(
+            label, columns, np.zeros((NY, nx)), np.full((NY, nx), error), footprint, transform
+        )
         lo, hi, ops = forward_operator(ex, transform, group_members(GROUP, columns), grid)
         model = np.zeros(NY * (hi - lo))
         for parent, coef, b in ops:
@@ -128,14 +139,15 @@ def test_forward_operator_is_consistent_with_the_stack():
     padded[pad:-pad, pad:-pad] = ref
     spec = (ops[0][2] @ padded.ravel()).reshape(NY, hi - lo)
     i, j = np.mgrid[0:NY, lo:hi].astype(float)
-    analytic = gaussian_image(*to_reference(t, j - columns["Hb"], i - (NY - 1) / 2.0), 4.0, 2.5, 20.0,
-                              x0=1.5, y0=-1.0)
+    analytic = gaussian_image(
+        *to_reference(t, j - columns["Hb"], i - (NY - 1) / 2.0), 4.0, 2.5, 20.0, x0=1.5, y0=-1.0
+    )
     assert np.abs(spec - analytic).max() < 5e-3 * ref.max()
     # The PA's line map (cut-out at the line's column) goes back with the stack's operator.
     centre = (NY - 1) / 2.0
     start = int(round(columns["Hb"] - centre))
     phase = start + centre - columns["Hb"]
-    pa_map = spec[:, start - lo:start - lo + NY]
+    pa_map = spec[:, start - lo : start - lo + NY]
     back = resampling_matrix((NY, NY), (NY, NY), t, in_x_phase=phase) @ pa_map.ravel()
     inner = np.hypot(x, y) < 12
     assert np.abs(back.reshape(NY, NY) - ref)[inner].max() < 5e-3 * ref.max()
@@ -180,8 +192,9 @@ def test_two_pas_recover_overlapping_extended_lines_from_analytic_spectra():
 def test_noisy_pulls_are_unit_normal_and_aperture_flux_within_errors(exact_max):
     maps, footprint = truth_maps()
     settings = JointDeblendSettings(exact_max_unknowns=exact_max, variance_samples=60)
-    out, diag = joint_deblend(GROUP, analytic_entries(PAS[:2], noise=0.05, seed=3), (NY, NY),
-                              footprint, settings)
+    out, diag = joint_deblend(
+        GROUP, analytic_entries(PAS[:2], noise=0.05, seed=3), (NY, NY), footprint, settings
+    )
     assert diag["variance_method"].startswith("exact" if exact_max else "Rao")
     for name in GROUP:
         m = out[name]
@@ -198,8 +211,9 @@ def test_aperture_error_matches_the_scatter_over_noise_realisations():
     # The aperture variance is exact whichever way the pixel variances are found: use the cheap one.
     settings = JointDeblendSettings(exact_max_unknowns=0, variance_samples=10)
     for seed in range(8):
-        out, diag = joint_deblend(GROUP, analytic_entries(PAS[:2], noise=0.05, seed=seed), (NY, NY),
-                                  footprint, settings)
+        out, diag = joint_deblend(
+            GROUP, analytic_entries(PAS[:2], noise=0.05, seed=seed), (NY, NY), footprint, settings
+        )
         sums.append(out["Hb"].aperture_flux)
         errors.append(out["Hb"].aperture_error)
     names, cov = diag["aperture_covariance"]
@@ -216,7 +230,9 @@ def test_ignoring_the_tied_4960_line_would_bias_the_maps():
     maps, footprint = truth_maps()
     entries = analytic_entries(PAS[:2])
     out, diag = joint_deblend(GROUP, entries, (NY, NY), footprint)
-    assert out["OIII5008"].aperture_flux == pytest.approx(maps["OIII5008"][footprint].sum(), rel=2e-3)
+    assert out["OIII5008"].aperture_flux == pytest.approx(
+        maps["OIII5008"][footprint].sum(), rel=2e-3
+    )
     for _, ex, _ in entries:
         del ex.columns["OIII4960"]
     bad, bad_diag = joint_deblend(GROUP, entries, (NY, NY), footprint)
@@ -260,8 +276,10 @@ def test_extracted_spectra_end_to_end():
     fluxes = {"Hb": 60.0, "OIII5008": 200.0, "OIII4960": 200.0 / L.OIII_5008_TO_4960}
     exs = []
     for k, transform in enumerate([FrameTransform(), t]):
+
         def scene(u, v, transform=transform):
             return ref_scene(*to_reference(transform, u, v))
+
         spec, _ = synthetic_spectrum(fluxes, z, noise=0.002, seed=k, source=scene)
         spec.pa_v3 = float(k)
         exs.append((str(k), extract_line_maps(spec, z), transform))

@@ -31,7 +31,9 @@ def _stamp(noise, seed=3, neighbour=True):
     seg = np.zeros((NY, NY), dtype=int)
     seg[galaxy > 0.08] = 7
     seg[other > 0.08] = 9
-    spec = SimpleNamespace(shape=(NY, 200), pixel_scale=0.128, direct_image=direct, segmentation=seg)
+    spec = SimpleNamespace(
+        shape=(NY, 200), pixel_scale=0.128, direct_image=direct, segmentation=seg
+    )
     return spec, galaxy, other, seg
 
 
@@ -60,8 +62,9 @@ def test_clean_stamp_footprint_is_the_peak_fraction_isophote():
     # 2-per-cent isophote plus the segment, grown, exactly as without the floor.
     spec, galaxy, _, _ = _stamp(noise=1e-5, neighbour=False)
     fp, _ = object_footprint(spec, ExtractionSettings())
-    ref, _ = object_footprint(spec, ExtractionSettings(footprint_noise_sigma=0.0,
-                                                       footprint_grow_max_area=np.inf))
+    ref, _ = object_footprint(
+        spec, ExtractionSettings(footprint_noise_sigma=0.0, footprint_grow_max_area=np.inf)
+    )
     assert np.array_equal(fp, ref)
     assert fp[isophote(spec.direct_image, 0.02)].all()
 
@@ -87,11 +90,15 @@ def _legacy_footprint(spec, settings):
     central segment, grown by 2 px (0.3 arcsec at 0.128 arcsec per pixel)."""
     ny = spec.shape[0]
     seg = direct_on_map_grid(spec.segmentation, ny).astype(int)
-    mask = isophote(direct_on_map_grid(spec.direct_image, ny), 0.02) | (seg == seg[ny // 2, ny // 2])
+    mask = isophote(direct_on_map_grid(spec.direct_image, ny), 0.02) | (
+        seg == seg[ny // 2, ny // 2]
+    )
     return binary_dilation(mask, iterations=2), "legacy"
 
 
-def test_real_grizli_object_footprint_is_the_galaxy_and_sharpens_the_fluxes(grizli_object_dir, monkeypatch):
+def test_real_grizli_object_footprint_is_the_galaxy_and_sharpens_the_fluxes(
+    grizli_object_dir, monkeypatch
+):
     from ohmap.spectra.grizli_beams import read_grizli_beams
 
     spectra = read_grizli_beams(grizli_object_dir / "j033216m2743_00152.model-trace.beams.fits")
@@ -112,4 +119,7 @@ def test_real_grizli_object_footprint_is_the_galaxy_and_sharpens_the_fluxes(griz
     old = extract_line_maps(spec, 1.743).maps["OIII5008"]
     # Legacy: 19 +- 9; now about 9 +- 3.
     assert new.integrated_error < 0.6 * old.integrated_error
-    assert new.integrated_flux / new.integrated_error > 1.2 * old.integrated_flux / old.integrated_error
+    assert (
+        new.integrated_flux / new.integrated_error
+        > 1.2 * old.integrated_flux / old.integrated_error
+    )

@@ -42,7 +42,11 @@ def test_extraction_round_trip_is_exact(extraction, tmp_path):
     path = tmp_path / "maps.fits"
     write_extraction(extraction, path, source="spectrum.fits")
     back = read_extraction(path)
-    assert (back.galaxy, back.pa, back.grism) == (extraction.galaxy, extraction.pa, extraction.grism)
+    assert (back.galaxy, back.pa, back.grism) == (
+        extraction.galaxy,
+        extraction.pa,
+        extraction.grism,
+    )
     assert back.redshift == Z and back.columns == pytest.approx(extraction.columns)
     assert np.array_equal(back.footprint, extraction.footprint)
     assert np.array_equal(back.cleaned, extraction.cleaned)
@@ -52,8 +56,10 @@ def test_extraction_round_trip_is_exact(extraction, tmp_path):
         b = back.maps[name]
         assert np.array_equal(b.flux, m.flux) and np.array_equal(b.error, m.error)
         assert np.array_equal(b.blended, m.blended)
-        np.testing.assert_equal((b.x_phase, b.integrated_flux, b.integrated_error),
-                                (m.x_phase, m.integrated_flux, m.integrated_error))
+        np.testing.assert_equal(
+            (b.x_phase, b.integrated_flux, b.integrated_error),
+            (m.x_phase, m.integrated_flux, m.integrated_error),
+        )
         assert b.info["method"] == m.info["method"]
     assert [d["status"] for d in back.decisions] == [d["status"] for d in extraction.decisions]
     with fits.open(path) as hdul:
@@ -76,8 +82,20 @@ def test_reading_a_foreign_file_names_it(tmp_path):
 
 
 def test_alignment_round_trip(tmp_path):
-    result = AlignmentResult(FrameTransform(12.5, 0.3, -0.2), 12.0, 0.91, 0.95, "fitted", "Hb", "Hb",
-                             ("Hb/Hb", "OIII5008/OIII5008"), 0.05, 0.07, 0.4, False)
+    result = AlignmentResult(
+        FrameTransform(12.5, 0.3, -0.2),
+        12.0,
+        0.91,
+        0.95,
+        "fitted",
+        "Hb",
+        "Hb",
+        ("Hb/Hb", "OIII5008/OIII5008"),
+        0.05,
+        0.07,
+        0.4,
+        False,
+    )
     table = alignment_table("g1", "032", "G141", "119-G141", result)
     assert table["shift_x"].unit == "pixel" and table["rotation"].unit == "deg"
     write_alignment(table, tmp_path / "a.ecsv")
@@ -93,8 +111,9 @@ def _two_pa_extractions():
     rotated = dict(sigma_x=2.0, sigma_y=1.4, angle_deg=30.0 + 20.0)
     from linemap_helpers import gaussian_image
 
-    spec_pa, _ = synthetic_spectrum(FLUXES, Z, noise=0.003, seed=22, **GRID,
-                                    source=lambda x, y: gaussian_image(x, y, **rotated))
+    spec_pa, _ = synthetic_spectrum(
+        FLUXES, Z, noise=0.003, seed=22, **GRID, source=lambda x, y: gaussian_image(x, y, **rotated)
+    )
     spec_pa.pa_v3, spec_pa.dispersion_pa = 99.0, 54.0
     return extract_line_maps(spec_ref, Z), extract_line_maps(spec_pa, Z), truth
 
@@ -107,11 +126,15 @@ def test_stack_galaxy_vets_stacks_and_records(tmp_path):
     extractions = {("119", "G141"): ref, ("099", "G141"): other, ("125", "G141"): bad}
     # The true transforms: this test is about vetting and stacking, not the alignment fit.
     exact = AlignmentResult(FrameTransform(-20.0, 0.0, 0.0), -20.0, 1.0, 1.0, "fitted", "Hb", "Hb")
-    alignments = {("119", "G141"): align_extraction(ref, ref, AlignmentSettings()),
-                  ("099", "G141"): exact, ("125", "G141"): exact}
+    alignments = {
+        ("119", "G141"): align_extraction(ref, ref, AlignmentSettings()),
+        ("099", "G141"): exact,
+        ("125", "G141"): exact,
+    }
     assert alignments[("119", "G141")].status == "reference"
-    result = stack_galaxy(extractions, alignments, ("119", "G141"), ["OII", "Hg", "Hb", "OIII5008"],
-                          VettingSettings())
+    result = stack_galaxy(
+        extractions, alignments, ("119", "G141"), ["OII", "Hg", "Hb", "OIII5008"], VettingSettings()
+    )
     assert set(result.stacks) == {"Hg", "Hb", "OIII5008"}
     assert "OII" in result.notes and "not_covered" in result.notes["OII"]
     rejected = [r for r in result.vetting if r["status"] == "rejected"]
@@ -171,17 +194,22 @@ def test_linemap_settings_name_the_section_of_a_bad_key():
 def test_a_pa_without_any_line_flows_through_as_recorded_decisions(tmp_path):
     ref, _, _ = _two_pa_extractions()
     # A G102 spectrum of a z = 1.5 galaxy whose grid stops short of every mapped line.
-    spec, _ = synthetic_spectrum({"Hb": 5.0}, Z, noise=0.003, seed=5, wave0=8000.0, ncol=40, grism="G102")
+    spec, _ = synthetic_spectrum(
+        {"Hb": 5.0}, Z, noise=0.003, seed=5, wave0=8000.0, ncol=40, grism="G102"
+    )
     empty = extract_line_maps(spec, Z)
     assert not empty.maps and {d["status"] for d in empty.decisions} == {"not_covered"}
     write_extraction(empty, tmp_path / "empty.fits")
     empty = read_extraction(tmp_path / "empty.fits")
     result = align_extraction(empty, ref, AlignmentSettings())
     assert result.status.startswith("nominal") and "no line map" in result.status
-    stacked = stack_galaxy({("119", "G141"): ref, ("032", "G102"): empty},
-                           {("119", "G141"): align_extraction(ref, ref, AlignmentSettings()),
-                            ("032", "G102"): result},
-                           ("119", "G141"), ["Hb"], VettingSettings())
+    stacked = stack_galaxy(
+        {("119", "G141"): ref, ("032", "G102"): empty},
+        {("119", "G141"): align_extraction(ref, ref, AlignmentSettings()), ("032", "G102"): result},
+        ("119", "G141"),
+        ["Hb"],
+        VettingSettings(),
+    )
     rows = [r for r in stacked.vetting if r["pa"] == "032"]
     assert rows[0]["status"] == "not_extracted" and "outside" in rows[0]["reason"]
     assert stacked.stacks["Hb"].contributors == ["119-G141"]
@@ -197,8 +225,7 @@ def test_an_empty_contamination_model_is_caught_and_explained():
     ex = extract_line_maps(spec, Z)
     flagged = {n for n, m in ex.maps.items() if m.info["residual_flag"]}
     assert {"Hb", "OIII5008"} <= flagged
-    ok, reason = vet_map(
-        ex.maps["Hb"], ex.footprint, "fitted", VettingSettings())
+    ok, reason = vet_map(ex.maps["Hb"], ex.footprint, "fitted", VettingSettings())
     assert not ok and "residuals" in reason
 
 
@@ -217,7 +244,9 @@ def test_shipped_config_writes_out_the_library_defaults():
 
     from ohmap.linemaps.settings import JointDeblendSettings
 
-    assert settings["joint"] == replace(JointDeblendSettings(), seed=config["linemaps"]["stacking"]["joint"]["seed"])
+    assert settings["joint"] == replace(
+        JointDeblendSettings(), seed=config["linemaps"]["stacking"]["joint"]["seed"]
+    )
 
 
 def test_joint_deblending_replaces_the_stacks_of_blended_lines(tmp_path):
@@ -227,9 +256,18 @@ def test_joint_deblending_replaces_the_stacks_of_blended_lines(tmp_path):
     assert ref.maps["Hb"].info["method"] == "deblended"
     exact = AlignmentResult(FrameTransform(-20.0, 0.0, 0.0), -20.0, 1.0, 1.0, "fitted", "Hb", "Hb")
     extractions = {("119", "G141"): ref, ("099", "G141"): other}
-    alignments = {("119", "G141"): align_extraction(ref, ref, AlignmentSettings()), ("099", "G141"): exact}
-    result = stack_galaxy(extractions, alignments, ("119", "G141"), ["Hg", "Hb", "OIII5008"],
-                          VettingSettings(), joint=JointDeblendSettings())
+    alignments = {
+        ("119", "G141"): align_extraction(ref, ref, AlignmentSettings()),
+        ("099", "G141"): exact,
+    }
+    result = stack_galaxy(
+        extractions,
+        alignments,
+        ("119", "G141"),
+        ["Hg", "Hb", "OIII5008"],
+        VettingSettings(),
+        joint=JointDeblendSettings(),
+    )
     assert list(result.joint) == [("Hb", "OIII5008")]
     fluxes = {r["line"]: r for r in result.fluxes}
     assert fluxes["Hg"]["method"] == "stack"

@@ -46,8 +46,12 @@ def test_resampling_moves_a_smooth_image_exactly():
 def test_resampled_errors_match_monte_carlo():
     rng = np.random.default_rng(3)
     sigma = np.full((16, 16), 0.5)
-    m = resampling_matrix((16, 16), (16, 16), FrameTransform(rotation_deg=10, shift_x=0.5, shift_y=0.25))
-    draws = np.array([resample(rng.normal(0, 0.5, (16, 16)), sigma, m, (16, 16))[0] for _ in range(3000)])
+    m = resampling_matrix(
+        (16, 16), (16, 16), FrameTransform(rotation_deg=10, shift_x=0.5, shift_y=0.25)
+    )
+    draws = np.array(
+        [resample(rng.normal(0, 0.5, (16, 16)), sigma, m, (16, 16))[0] for _ in range(3000)]
+    )
     _, err = resample(np.zeros((16, 16)), sigma, m, (16, 16))
     ok = np.isfinite(err)
     ratio = draws.std(axis=0)[ok] / err[ok]
@@ -68,8 +72,15 @@ def test_missing_input_pixels_leave_holes_not_zeros():
 def test_isolated_line_flux_is_recovered_with_calibrated_errors():
     pulls = []
     for seed in range(12):
-        spec, truth = synthetic_spectrum({"Ha": 3.0}, 0.8, noise=0.01, seed=seed, continuum=0.3,
-                                         continuum_model_scale=1.05, contamination=0.05)
+        spec, truth = synthetic_spectrum(
+            {"Ha": 3.0},
+            0.8,
+            noise=0.01,
+            seed=seed,
+            continuum=0.3,
+            continuum_model_scale=1.05,
+            contamination=0.05,
+        )
         ex = extract_line_maps(spec, 0.8, ExtractionSettings(lines=("Ha",)))
         m = ex.maps["Ha"]
         pulls.append((m.integrated_flux - truth["Ha"][ex.footprint].sum()) / m.integrated_error)
@@ -80,7 +91,9 @@ def test_isolated_line_flux_is_recovered_with_calibrated_errors():
 
 
 def test_map_residuals_over_errors_are_unit_normal():
-    spec, truth = synthetic_spectrum({"OII": 5.0}, 1.9, noise=0.01, seed=5, wave0=8000.0, grism="G102")
+    spec, truth = synthetic_spectrum(
+        {"OII": 5.0}, 1.9, noise=0.01, seed=5, wave0=8000.0, grism="G102"
+    )
     m = extract_line_maps(spec, 1.9, ExtractionSettings(lines=("OII",))).maps["OII"]
     # The map grid sits at the line's sub-pixel phase: build the truth on that grid.
     x, y = frame_coordinates(m.flux.shape, m.x_phase)
@@ -93,15 +106,24 @@ def test_contamination_model_uncertainty_enters_the_error_maps():
     """A neighbour's trace across the galaxy, modelled 10 per cent too faint: with the model's
     uncertainty in the error budget the map's residuals stay consistent with the errors; without
     it they are many sigma where the trace runs."""
-    spec, truth = synthetic_spectrum({"OII": 5.0}, 1.9, noise=0.01, seed=5, wave0=8000.0, grism="G102")
+    spec, truth = synthetic_spectrum(
+        {"OII": 5.0}, 1.9, noise=0.01, seed=5, wave0=8000.0, grism="G102"
+    )
     rows = np.arange(N)[:, None] - (N - 1) / 2.0
     trace = 0.4 * np.exp(-0.5 * ((rows - 3.0) / 1.2) ** 2) * np.ones(spec.shape[1])[None, :]
     spec.science = spec.science + trace
     spec.contamination = trace / 1.1
     on_trace = np.abs(rows[:, 0] - 3.0) < 1.5
     for fraction, worst in ((0.1, 1.2), (0.0, 2.5)):
-        m = extract_line_maps(spec, 1.9, ExtractionSettings(
-            lines=("OII",), contamination_model_fraction=fraction, contamination_trace_pixels=0.0)).maps["OII"]
+        m = extract_line_maps(
+            spec,
+            1.9,
+            ExtractionSettings(
+                lines=("OII",),
+                contamination_model_fraction=fraction,
+                contamination_trace_pixels=0.0,
+            ),
+        ).maps["OII"]
         x, y = frame_coordinates(m.flux.shape, m.x_phase)
         z = ((m.flux - 5.0 * gaussian_image(x, y)) / m.error)[on_trace]
         if fraction:
@@ -181,7 +203,8 @@ def _pair(transform, noise=0.0, seed=0):
 
     def source(a, b):
         return gaussian_image(a, b, sigma_x=3.0, sigma_y=1.2, angle_deg=25.0) + gaussian_image(
-            a, b, sigma_x=0.8, sigma_y=0.8, x0=3.0, y0=2.0, flux=0.3)
+            a, b, sigma_x=0.8, sigma_y=0.8, x0=3.0, y0=2.0, flux=0.3
+        )
 
     ref = source(x, y)
     # The PA map shows the scene at rot(-d) of the reference coordinates, shifted.
@@ -190,7 +213,11 @@ def _pair(transform, noise=0.0, seed=0):
     pa = source(np.cos(d) * xs - np.sin(d) * ys, np.sin(d) * xs + np.cos(d) * ys)
     rng = np.random.default_rng(seed)
     err = np.full((N, N), max(noise, 1e-6))
-    return ref + rng.normal(0, noise, ref.shape) if noise else ref, pa + (rng.normal(0, noise, pa.shape) if noise else 0), err
+    return (
+        ref + rng.normal(0, noise, ref.shape) if noise else ref,
+        pa + (rng.normal(0, noise, pa.shape) if noise else 0),
+        err,
+    )
 
 
 def test_alignment_recovers_shifts_and_rotation():
@@ -198,8 +225,19 @@ def test_alignment_recovers_shifts_and_rotation():
     ref, pa, err = _pair(truth)
     valid = np.ones((N, N), dtype=bool)
     mask = ref > 0.02 * ref.max()
-    t, value, _ = fit_alignment(pa, err, valid, 0.0, ref, err, valid, 0.0, mask, 8.0,
-                                AlignmentSettings(smooth_pixels=0.0, min_pixel_snr=0.0))
+    t, value, _ = fit_alignment(
+        pa,
+        err,
+        valid,
+        0.0,
+        ref,
+        err,
+        valid,
+        0.0,
+        mask,
+        8.0,
+        AlignmentSettings(smooth_pixels=0.0, min_pixel_snr=0.0),
+    )
     assert t.shift_x == pytest.approx(0.7, abs=0.05)
     assert t.shift_y == pytest.approx(-0.4, abs=0.05)
     assert t.rotation_deg == pytest.approx(9.2, abs=0.2)
@@ -237,7 +275,9 @@ def test_stack_is_the_inverse_variance_mean_with_exact_aperture_error():
             # Each map shows the truth in its own frame: the inverse transform, noiselessly.
             m = resampling_matrix(shape, shape, FrameTransform(-t[k].rotation_deg))
             f = truth if k == 0 else np.asarray(m @ truth.ravel()).reshape(shape)
-            entries.append((str(k), _map(f + rng.normal(0, sig[k], shape), np.full(shape, sig[k])), t[k]))
+            entries.append(
+                (str(k), _map(f + rng.normal(0, sig[k], shape), np.full(shape, sig[k])), t[k])
+            )
         st = stack_line("Ha", entries, shape, aperture)
         sums.append(st.aperture_flux)
     assert st.n_maps[10, 10] == 2

@@ -51,7 +51,12 @@ def test_line_flux_bookkeeping_through_the_2d_spectrum(mock_04054):
         measured = np.sum(clean[:, lo:hi] * dlam)
         noise = np.sqrt(np.sum((spec.error[:, lo:hi] * dlam) ** 2))
         expected = sum(row[f"flux_{n}_lensed"] for n in ("Hb", "OIII4960", "OIII5008"))
-        assert abs(measured - expected) < 4 * noise + 0.02 * expected, (path.name, measured, expected, noise)
+        assert abs(measured - expected) < 4 * noise + 0.02 * expected, (
+            path.name,
+            measured,
+            expected,
+            noise,
+        )
         checked += 1
     assert checked >= 1
 
@@ -77,7 +82,9 @@ def test_sfr_round_trip():
     from ohmap.cosmology import COSMOLOGY
 
     flux = intrinsic_hbeta_flux(10.0, 1.5) * 1e-17
-    lum = flux * HALPHA_TO_HBETA * 4 * np.pi * COSMOLOGY.luminosity_distance(1.5).to(u.cm).value ** 2
+    lum = (
+        flux * HALPHA_TO_HBETA * 4 * np.pi * COSMOLOGY.luminosity_distance(1.5).to(u.cm).value ** 2
+    )
     assert 4.6e-42 * lum == pytest.approx(10.0, rel=1e-10)
 
 
@@ -132,14 +139,18 @@ def test_noise_reaches_the_paper_depth(mock_04054):
             col = int(np.argmax(spec.meta["sensitivity_per_pixel"]))
             inverse_variance += 1.0 / spec.error[0, col] ** 2
         dlam = GRISMS[grism].dispersion_interlaced
-        sigma_line = np.sqrt(settings["reference_aperture_pixels"] / inverse_variance) * dlam * 1e-17
+        sigma_line = (
+            np.sqrt(settings["reference_aperture_pixels"] / inverse_variance) * dlam * 1e-17
+        )
         assert sigma_line == pytest.approx(limit, rel=0.01)
 
 
 def test_noise_is_white_with_the_stated_error(mock_04054):
     spec = read_glass_2d(next(p for p in mock_04054["spectra"] if "-111-G141_" in p.name))
     # rows at the stamp edge in a line-free stretch hold only noise (and faint continuum)
-    residual = (spec.science - spec.continuum - spec.contamination)[:4, 40:120] / spec.error[:4, 40:120]
+    residual = (spec.science - spec.continuum - spec.contamination)[:4, 40:120] / spec.error[
+        :4, 40:120
+    ]
     assert 0.85 < np.std(residual) < 1.15
 
 
@@ -155,7 +166,12 @@ def test_same_seed_same_mock_other_seed_differs(tmp_path):
 def test_calibration_errors_recorded_and_reference_clean(mock_04054):
     rows = {(r["pa_v3"], r["grism"]): r for r in mock_04054["alignment_rows"]}
     ref = rows[("119", "G141")]
-    assert ref["trace_offset_pixels"] == ref["wavelength_shift_pixels"] == ref["rotation_error_deg"] == 0
+    assert (
+        ref["trace_offset_pixels"]
+        == ref["wavelength_shift_pixels"]
+        == ref["rotation_error_deg"]
+        == 0
+    )
     others = [r for k, r in rows.items() if k != ("119", "G141")]
     assert any(abs(r["rotation_error_deg"]) > 0.1 for r in others)
     assert any(abs(r["wavelength_shift_pixels"]) > 0.1 for r in others)
@@ -175,7 +191,9 @@ def test_shipped_sample_sheets_match_the_mock():
     galaxies, _ = mock_inputs()
     assert (REPO / "config" / "galaxies.tsv").read_text() == sample_sheet_text(galaxies, "MACS1149")
     subset = [g for g in galaxies if g.galaxy_id in ("01422", "02806", "05709")]
-    assert (REPO / "config" / "test" / "galaxies.tsv").read_text() == sample_sheet_text(subset, "MACS1149")
+    assert (REPO / "config" / "test" / "galaxies.tsv").read_text() == sample_sheet_text(
+        subset, "MACS1149"
+    )
 
 
 def test_distance_ratio_used_by_the_mock_is_physical():

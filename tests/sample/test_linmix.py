@@ -40,11 +40,15 @@ def test_negligible_errors_match_least_squares():
     x = rng.normal(2.0, 1.5, n)
     y = -0.7 + 1.3 * x + rng.normal(0.0, 0.4, n)
     err = np.full(n, 1e-4)
-    result = linmix(x, y, err, err, settings=LinmixSettings(min_iterations=1000))   # K = 3
+    result = linmix(x, y, err, err, settings=LinmixSettings(min_iterations=1000))  # K = 3
     assert result.converged
     beta_ml, alpha_ml = np.polyfit(x, y, 1)
     sigma_ml = np.sqrt(np.mean((y - alpha_ml - beta_ml * x) ** 2))
-    for name, ml, tol in (("alpha", alpha_ml, 0.01), ("beta", beta_ml, 0.005), ("sigma", sigma_ml, 0.005)):
+    for name, ml, tol in (
+        ("alpha", alpha_ml, 0.01),
+        ("beta", beta_ml, 0.005),
+        ("sigma", sigma_ml, 0.005),
+    ):
         med, sd = posterior(result, name)
         assert abs(med - ml) < 0.3 * sd, (name, med, ml, sd)
         assert abs(med - ml) < tol, (name, med, ml)
@@ -127,7 +131,9 @@ def test_correlated_errors_need_xycov():
     (Over 20 data sets of 400 points, (median - truth)/sd was -0.2 +- 0.9 with xycov and
     +3 to +5.5 without.)
     """
-    x, y, xs, ys, cov = simulate(0, 800, beta=0.5, sigma=0.2, xsig=(0.4, 0.6), ysig=(0.4, 0.6), rho=0.9)
+    x, y, xs, ys, cov = simulate(
+        0, 800, beta=0.5, sigma=0.2, xsig=(0.4, 0.6), ysig=(0.4, 0.6), rho=0.9
+    )
     settings = LinmixSettings(K=1, min_iterations=2000)
     with_cov = linmix(x, y, xs, ys, cov, settings=settings)
     without = linmix(x, y, xs, ys, settings=settings)
@@ -174,8 +180,9 @@ def test_same_seed_same_draws_and_different_seed_different_draws():
 
 def test_max_iterations_honoured():
     x, y, xs, ys = small_data()
-    settings = LinmixSettings(K=1, min_iterations=100, max_iterations=250, check_every=100,
-                              rhat_threshold=0.5)
+    settings = LinmixSettings(
+        K=1, min_iterations=100, max_iterations=250, check_every=100, rhat_threshold=0.5
+    )
     with pytest.warns(RuntimeWarning, match="not converged"):
         result = linmix(x, y, xs, ys, settings=settings)
     assert not result.converged
@@ -205,22 +212,30 @@ def test_summary_and_rhat():
     assert gelman_rubin(same + np.arange(4)[:, None]) > 1.5
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(y=np.zeros(5)), r"y has length 5, expected 6"),
-    (dict(xsig=[0.1, 0.1, -0.2, 0.1, 0.1, 0.1]), r"xsig\[2\] is negative"),
-    (dict(ysig=[0.1, 0.1, 0.1, 0.1, np.inf, 0.1]), r"ysig\[4\] is not finite"),
-    (dict(y=[1.0, np.nan, 2.0, 3.0, 4.0, 5.0]), r"y\[1\] is not finite"),
-    (dict(delta=[1, 1, 1, 2, 1, 0]), r"delta\[3\]"),
-    (dict(xycov=[0.0, 0.0, 0.0, 0.0, 0.0, 0.5]), r"xycov\[5\]"),
-    (dict(x=[1.0, 2.0], y=[1.0, 2.0], xsig=None, ysig=None), r"at least 3"),
-    (dict(delta=[0, 0, 0, 0, 1, 1]), r"detected"),
-    (dict(settings=LinmixSettings(K=0)), r"K"),
-    (dict(settings=LinmixSettings(min_iterations=1000, max_iterations=100)), r"max_iterations"),
-    (dict(settings=LinmixSettings(n_chains=1)), r"n_chains"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(y=np.zeros(5)), r"y has length 5, expected 6"),
+        (dict(xsig=[0.1, 0.1, -0.2, 0.1, 0.1, 0.1]), r"xsig\[2\] is negative"),
+        (dict(ysig=[0.1, 0.1, 0.1, 0.1, np.inf, 0.1]), r"ysig\[4\] is not finite"),
+        (dict(y=[1.0, np.nan, 2.0, 3.0, 4.0, 5.0]), r"y\[1\] is not finite"),
+        (dict(delta=[1, 1, 1, 2, 1, 0]), r"delta\[3\]"),
+        (dict(xycov=[0.0, 0.0, 0.0, 0.0, 0.0, 0.5]), r"xycov\[5\]"),
+        (dict(x=[1.0, 2.0], y=[1.0, 2.0], xsig=None, ysig=None), r"at least 3"),
+        (dict(delta=[0, 0, 0, 0, 1, 1]), r"detected"),
+        (dict(settings=LinmixSettings(K=0)), r"K"),
+        (dict(settings=LinmixSettings(min_iterations=1000, max_iterations=100)), r"max_iterations"),
+        (dict(settings=LinmixSettings(n_chains=1)), r"n_chains"),
+    ],
+)
 def test_input_validation(kwargs, match):
-    args = dict(x=np.arange(6.0), y=np.arange(6.0) ** 1.5, xsig=np.full(6, 0.1),
-                ysig=np.full(6, 0.1), settings=LinmixSettings(min_iterations=10))
+    args = dict(
+        x=np.arange(6.0),
+        y=np.arange(6.0) ** 1.5,
+        xsig=np.full(6, 0.1),
+        ysig=np.full(6, 0.1),
+        settings=LinmixSettings(min_iterations=10),
+    )
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         linmix(**args)
@@ -234,6 +249,11 @@ def test_three_points_with_flat_priors_stop_as_diverged_not_as_numbers():
     x, y = np.array([8.5, 9.0, 9.5]), np.array([8.1, 8.3, 8.2])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        result = linmix(x, y, np.full(3, 0.1), np.full(3, 0.1),
-                        settings=LinmixSettings(K=1, min_iterations=2000, max_iterations=20000))
+        result = linmix(
+            x,
+            y,
+            np.full(3, 0.1),
+            np.full(3, 0.1),
+            settings=LinmixSettings(K=1, min_iterations=2000, max_iterations=20000),
+        )
     assert not result.converged and "diverged" in result.message

@@ -113,15 +113,18 @@ def test_kewley_sii_line_values():
     assert kewley_sii_line(-0.5) == pytest.approx(0.72 / -0.82 + 1.30)
     assert math.isnan(kewley_sii_line(0.32)) and math.isnan(kewley_sii_line(0.5))
     # blended axis: [SII]/(Ha+[NII]) with [NII]/Ha = 0.05 -> evaluated at x + log10(1.05)
-    assert kewley_sii_line(-0.5, nii_ha=0.05) == pytest.approx(0.72 / (-0.5 + math.log10(1.05) - 0.32) + 1.30)
+    assert kewley_sii_line(-0.5, nii_ha=0.05) == pytest.approx(
+        0.72 / (-0.5 + math.log10(1.05) - 0.32) + 1.30
+    )
 
 
 def test_above_kewley_sii():
     assert above_kewley_sii(-0.5, 0.5) is True  # line at 0.422
     assert above_kewley_sii(-0.5, 0.3) is False
     assert above_kewley_sii(0.5, -2.0) is True  # right of the asymptote
-    np.testing.assert_array_equal(above_kewley_sii([-0.5, -0.5, np.nan], [0.5, 0.3, 0.0]),
-                                  [True, False, False])
+    np.testing.assert_array_equal(
+        above_kewley_sii([-0.5, -0.5, np.nan], [0.5, 0.3, 0.0]), [True, False, False]
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -172,7 +175,9 @@ def test_fmr_offset_propagation():
     wide = fmr_offset(8.3, 0.3, 9.0, 0.2, 10.0, 5.0, 5.0, n_samples=40000, rng=3)
     assert wide.uncertainty > o.uncertainty * 2
     # asymmetric (lower, upper) pairs and the split-normal SFR option run and bracket the value
-    a = fmr_offset(8.3, (0.1, 0.2), 9.0, (0.05, 0.1), 10.0, 4.0, 8.0, rng=4, sfr_dist="split-normal")
+    a = fmr_offset(
+        8.3, (0.1, 0.2), 9.0, (0.05, 0.1), 10.0, 4.0, 8.0, rng=4, sfr_dist="split-normal"
+    )
     assert a.p16 < a.deterministic < a.p84
     # an SFR limit: no SFR errors, SFR held fixed
     lim = fmr_offset(8.3, 0.0, 9.0, 0.0, 10.0, None, None, n_samples=100, rng=5)
@@ -204,8 +209,10 @@ def test_paper_this_work_fmr_median_offset():
     keep = (t["id"] != "02607") & np.ma.getmaskarray(t["sfr_limit"])  # no SFR limit
     sub = t[keep]
     assert len(sub) == 7
-    offsets = [float(r["oh12"]) - fmr_metallicity(float(r["log_mstar"]), math.log10(float(r["sfr"])))
-               for r in sub]
+    offsets = [
+        float(r["oh12"]) - fmr_metallicity(float(r["log_mstar"]), math.log10(float(r["sfr"])))
+        for r in sub
+    ]
     assert np.median(offsets) == pytest.approx(WANG2017_FMR_OFFSETS["this work"][0], abs=0.005)
 
 
@@ -223,15 +230,18 @@ def test_speagle_at_hand_computed_point():
     expected = (0.84 - 0.026 * t) * 9.36 - (6.51 - 0.11 * t)
     assert speagle_ms(9.36, 1.27) == pytest.approx(expected)
     assert speagle_ms(9.36, 1.27) == pytest.approx(0.7097, abs=1e-3)
-    np.testing.assert_allclose(speagle_ms([9.36, 10.0], 1.27), [expected, (0.84 - 0.026 * t) * 10 - (6.51 - 0.11 * t)])
+    np.testing.assert_allclose(
+        speagle_ms([9.36, 10.0], 1.27), [expected, (0.84 - 0.026 * t) * 10 - (6.51 - 0.11 * t)]
+    )
 
 
 def test_whitaker_bins():
     assert whitaker_ms(9.0, 1.6) == pytest.approx(-24.04 + 4.17 * 9 - 0.16 * 81)  # 0.53
     assert whitaker_ms(10.0, 2.5) == pytest.approx(-19.99 + 34.4 - 13.0)  # last bin closed
     assert whitaker_ms(10.0, 1.0) == pytest.approx(-26.03 + 46.2 - 19.0)  # 1.0 opens the 2nd bin
-    np.testing.assert_allclose(whitaker_ms([10.0, 10.0], [0.75, 2.25]),
-                               [-27.40 + 50.2 - 22.0, -19.99 + 34.4 - 13.0])
+    np.testing.assert_allclose(
+        whitaker_ms([10.0, 10.0], [0.75, 2.25]), [-27.40 + 50.2 - 22.0, -19.99 + 34.4 - 13.0]
+    )
     with pytest.raises(ValueError):
         whitaker_ms(10.0, 3.0)
     with pytest.raises(ValueError):
@@ -294,15 +304,22 @@ def test_shipped_literature_mzr_matches_table2():
     assert set(t["calibration"]) == {"M08"}
     assert str(t["log_mstar"].unit) == "dex(solMass)" and str(t["sfr"].unit) == "solMass / yr"
     with open(REPO / "resources" / "wang2017_table2.tsv") as fh:
-        rows = list(csv.DictReader((line for line in fh if not line.startswith("#")), delimiter="\t"))
+        rows = list(
+            csv.DictReader((line for line in fh if not line.startswith("#")), delimiter="\t")
+        )
     by_id = {r["id"]: r for r in t}
     for r in rows:
         row = by_id[r["galaxy_id"]]
         assert float(row["z"]) == float(r["redshift"])
-        for mine, theirs in [("log_mstar", "log_mstar"), ("log_mstar_err_lo", "log_mstar_err_lo"),
-                             ("log_mstar_err_hi", "log_mstar_err_hi"), ("oh12", "oh12"),
-                             ("oh12_err_lo", "oh12_err_lo"), ("oh12_err_hi", "oh12_err_hi"),
-                             ("sfr", "sfr_msun_yr")]:
+        for mine, theirs in [
+            ("log_mstar", "log_mstar"),
+            ("log_mstar_err_lo", "log_mstar_err_lo"),
+            ("log_mstar_err_hi", "log_mstar_err_hi"),
+            ("oh12", "oh12"),
+            ("oh12_err_lo", "oh12_err_lo"),
+            ("oh12_err_hi", "oh12_err_hi"),
+            ("sfr", "sfr_msun_yr"),
+        ]:
             assert float(row[mine]) == float(r[theirs]), (r["galaxy_id"], mine)
         limit = r["sfr_limit"]
         if limit:
@@ -319,16 +336,25 @@ def test_shipped_literature_gradients():
     assert str(g["gradient"].unit) == "dex / kpc"
     wang = g[g["reference"] == "Wang et al. 2017 (Table 5)"]
     assert len(wang) == 20
-    spax = {r["id"]: float(r["gradient"]) for r in wang if r["method"].startswith("individual spaxel")}
+    spax = {
+        r["id"]: float(r["gradient"]) for r in wang if r["method"].startswith("individual spaxel")
+    }
     assert spax["07255"] == -0.16 and spax["05709"] == -0.22
     yuan = g[g["reference"] == "Yuan et al. 2011"]
-    assert len(yuan) == 1 and float(yuan["gradient"][0]) == -0.16 and float(yuan["gradient_err"][0]) == 0.02
+    assert (
+        len(yuan) == 1
+        and float(yuan["gradient"][0]) == -0.16
+        and float(yuan["gradient_err"][0]) == 0.02
+    )
     assert yuan["log_mstar"].mask[0]
 
 
 def test_literature_round_trip(tmp_path):
     """Writing the read table back as TSV and reading it again gives the same values."""
-    for path, reader in [(MZR_TSV, read_literature_mzr), (GRADIENTS_TSV, read_literature_gradients)]:
+    for path, reader in [
+        (MZR_TSV, read_literature_mzr),
+        (GRADIENTS_TSV, read_literature_gradients),
+    ]:
         t = reader(path)
         lines = ["\t".join(t.colnames)]
         for row in t:
@@ -355,8 +381,10 @@ def _write(tmp_path, text, name="bad.tsv"):
     return path
 
 
-MZR_HEADER = ("id\treference\tz\tlog_mstar\tlog_mstar_err_lo\tlog_mstar_err_hi\toh12\toh12_err_lo\t"
-              "oh12_err_hi\tsfr\tsfr_err_lo\tsfr_err_hi\tsfr_limit\tcalibration\tnote\n")
+MZR_HEADER = (
+    "id\treference\tz\tlog_mstar\tlog_mstar_err_lo\tlog_mstar_err_hi\toh12\toh12_err_lo\t"
+    "oh12_err_hi\tsfr\tsfr_err_lo\tsfr_err_hi\tsfr_limit\tcalibration\tnote\n"
+)
 GOOD_ROW = "A\tRef\t1.5\t9.0\t0.1\t0.1\t8.3\t0.1\t0.1\t10\t1\t2\t\tM08\t\n"
 
 
@@ -414,7 +442,9 @@ def test_bad_gradient_rows_name_row_and_column(tmp_path):
             read_literature_gradients(path)
         assert "row 2 (line 3)" in str(err.value) and f"column {column!r}" in str(err.value)
     # the same galaxy with another method is a separate entry
-    t = read_literature_gradients(_write(tmp_path, header + good + good.replace("IFU", "slit"), "ok.tsv"))
+    t = read_literature_gradients(
+        _write(tmp_path, header + good + good.replace("IFU", "slit"), "ok.tsv")
+    )
     assert len(t) == 2
 
 

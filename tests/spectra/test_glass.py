@@ -68,7 +68,10 @@ def _edit(path, func):
         (lambda h: h.pop(h.index_of("WHT")), "missing extension WHT"),
         (lambda h: h.pop(h.index_of("CONTAM")), "missing extension CONTAM"),
         (lambda h: setattr(h["MODEL"], "data", h["MODEL"].data[:10]), "extension MODEL has shape"),
-        (lambda h: setattr(h["WAVE"], "data", h["WAVE"].data[:10]), "extension WAVE has 10 entries"),
+        (
+            lambda h: setattr(h["WAVE"], "data", h["WAVE"].data[:10]),
+            "extension WAVE has 10 entries",
+        ),
         (lambda h: h["WHT"].data.__setitem__((5, 5), np.nan), "NaN"),
         (lambda h: h["WHT"].data.__setitem__((5, 5), -1.0), "negative"),
         (lambda h: setattr(h["WHT"], "data", np.zeros_like(h["WHT"].data)), "zero everywhere"),

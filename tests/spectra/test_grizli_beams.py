@@ -47,10 +47,14 @@ def raw(grizli_object_dir):
         for i in range(1, len(hdul)):
             if hdul[i].name == "SCI":
                 grism = hdul[i].header["FILTER"]
-                out[grism] = {name: hdul[i + k].data.astype(float)
-                              for k, name in enumerate(("SCI", "ERR", "DQ", "CONTAM", "MODEL"))}
-                out[grism]["TRACE"] = {c: hdul[i + 5].data[c].astype(float)
-                                       for c in ("wavelength", "trace", "sensitivity")}
+                out[grism] = {
+                    name: hdul[i + k].data.astype(float)
+                    for k, name in enumerate(("SCI", "ERR", "DQ", "CONTAM", "MODEL"))
+                }
+                out[grism]["TRACE"] = {
+                    c: hdul[i + 5].data[c].astype(float)
+                    for c in ("wavelength", "trace", "sensitivity")
+                }
                 out[grism]["CONFFILE"] = hdul[i].header["CONFFILE"].split("/")[-1]
     return out
 
@@ -261,8 +265,12 @@ def test_2020_layout_needs_calibration(grizli_object_dir):
 
 
 def test_2020_layout_from_header_matches_trace_file(grizli_object_dir, wfc3_calibration_dir, beams):
-    old = {s.grism: s for s in read_grizli_beams(grizli_object_dir / BEAMS_2020,
-                                                 calibration_dir=wfc3_calibration_dir)}
+    old = {
+        s.grism: s
+        for s in read_grizli_beams(
+            grizli_object_dir / BEAMS_2020, calibration_dir=wfc3_calibration_dir
+        )
+    }
     for grism, spec in beams.items():
         o = old[grism]
         assert o.meta["layout"] == "2020 (no TRACE)" and not o.meta["has_model"]
@@ -302,22 +310,40 @@ def _exposure(name, wave0, sci_scale=1.0, dq_pixel=None, pa_x=30.0):
     if dq_pixel is not None:
         dq[dq_pixel] = 4
     t, s = np.radians(pa_x), 0.128 / 3600
-    header = fits.Header({
-        "FILTER": "G141", "EXPTIME": 100.0, "INSTRUME": "WFC3",
-        "CD1_1": s * np.sin(t), "CD2_1": s * np.cos(t),
-        "CD1_2": s * np.sin(t + np.pi / 2), "CD2_2": s * np.cos(t + np.pi / 2),
-    })
-    hdus = [fits.ImageHDU(np.ones((NY, NY), np.float32), name="REF"),
-            fits.ImageHDU(np.full((NY, NY), 7, np.int32), name="SEG")]
-    for extname, data in (("SCI", sci), ("ERR", np.full((NY, NX), 0.5)), ("DQ", dq),
-                          ("CONTAM", np.zeros((NY, NX))), ("MODEL", sci)):
+    header = fits.Header(
+        {
+            "FILTER": "G141",
+            "EXPTIME": 100.0,
+            "INSTRUME": "WFC3",
+            "CD1_1": s * np.sin(t),
+            "CD2_1": s * np.cos(t),
+            "CD1_2": s * np.sin(t + np.pi / 2),
+            "CD2_2": s * np.cos(t + np.pi / 2),
+        }
+    )
+    hdus = [
+        fits.ImageHDU(np.ones((NY, NY), np.float32), name="REF"),
+        fits.ImageHDU(np.full((NY, NY), 7, np.int32), name="SEG"),
+    ]
+    for extname, data in (
+        ("SCI", sci),
+        ("ERR", np.full((NY, NX), 0.5)),
+        ("DQ", dq),
+        ("CONTAM", np.zeros((NY, NX))),
+        ("MODEL", sci),
+    ):
         hdus.append(fits.ImageHDU(data, header=header, name=extname))
     wave = wave0 + 46.0 * np.arange(NX)
-    hdus.append(fits.BinTableHDU.from_columns(
-        [fits.Column(name="wavelength", format="D", array=wave),
-         fits.Column(name="trace", format="D", array=np.full(NX, TRACE0 + 1.0)),
-         fits.Column(name="sensitivity", format="D", array=np.full(NX, SENS))],
-        name="TRACE"))
+    hdus.append(
+        fits.BinTableHDU.from_columns(
+            [
+                fits.Column(name="wavelength", format="D", array=wave),
+                fits.Column(name="trace", format="D", array=np.full(NX, TRACE0 + 1.0)),
+                fits.Column(name="sensitivity", format="D", array=np.full(NX, SENS)),
+            ],
+            name="TRACE",
+        )
+    )
     return name, hdus
 
 
@@ -364,8 +390,10 @@ def test_synthetic_single_exposure(tmp_path):
 
 def test_synthetic_two_exposures_combined(tmp_path):
     # Second exposure half a pixel redder: it is resampled onto the first one's grid.
-    path = _write(tmp_path, [_exposure("a_flt.fits", 12000.0, dq_pixel=(10, 5)),
-                             _exposure("b_flt.fits", 12023.0)])
+    path = _write(
+        tmp_path,
+        [_exposure("a_flt.fits", 12000.0, dq_pixel=(10, 5)), _exposure("b_flt.fits", 12023.0)],
+    )
     (spec,) = read_grizli_beams(path)
     (tmp_path / "single").mkdir()
     (single,) = read_grizli_beams(_write(tmp_path / "single", [_exposure("a_flt.fits", 12000.0)]))
@@ -388,13 +416,19 @@ def test_synthetic_different_pa_kept_apart(tmp_path):
     "edit, message",
     [
         (lambda h: h[0].header.__setitem__("NEXT0000", 9), "NEXT0000 = 9 extensions for exposure"),
-        (lambda h: (h.pop(5), h[0].header.__setitem__("NEXT0000", 7)),
-         r"exposure 0 \(a_flt.fits\) has no DQ extension"),
+        (
+            lambda h: (h.pop(5), h[0].header.__setitem__("NEXT0000", 7)),
+            r"exposure 0 \(a_flt.fits\) has no DQ extension",
+        ),
         (lambda h: h[0].header.remove("COUNT"), "no COUNT card"),
-        (lambda h: h[4].__setattr__("data", np.ones((NY, NX + 1))),
-         r"ERR extension \(HDU 4\) of exposure 0 .* has shape"),
-        (lambda h: h[8].data.__setitem__("wavelength", h[8].data["wavelength"][::-1]),
-         r"TRACE extension \(HDU 8\) of exposure 0 \(a_flt.fits\): wavelengths are not"),
+        (
+            lambda h: h[4].__setattr__("data", np.ones((NY, NX + 1))),
+            r"ERR extension \(HDU 4\) of exposure 0 .* has shape",
+        ),
+        (
+            lambda h: h[8].data.__setitem__("wavelength", h[8].data["wavelength"][::-1]),
+            r"TRACE extension \(HDU 8\) of exposure 0 \(a_flt.fits\): wavelengths are not",
+        ),
         (lambda h: h[8].data.__setitem__("sensitivity", -1.0), "column 'sensitivity' has negative"),
         (lambda h: h[3].header.remove("CD1_2"), r"SCI extension \(HDU 3\) .* has no CD1_2 card"),
         (lambda h: h[3].header.__setitem__("FILTER", "G800L"), "unknown grism 'G800L'"),
@@ -411,6 +445,7 @@ def test_synthetic_trace_without_column(tmp_path):
     def edit(hdul):
         cols = [c for c in hdul[8].columns if c.name != "sensitivity"]
         hdul[8] = fits.BinTableHDU.from_columns(cols, name="TRACE")
+
     path = _write(tmp_path, [_exposure("a_flt.fits", 12000.0)], edit=edit)
     message = r"TRACE extension \(HDU 8\) of exposure 0 \(a_flt.fits\) has no column 'sensitivity'"
     with pytest.raises(InputError, match=message):

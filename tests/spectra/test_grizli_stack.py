@@ -164,8 +164,17 @@ NY, NX = 6, 20
 
 
 def block(
-    extver, *, isflam=True, conf="CONF/G141.F140W.V4.32.conf", skip=(), shapes=None,
-    wht=None, crval=1.4, cd=0.0046, crpix=10, combined=False,
+    extver,
+    *,
+    isflam=True,
+    conf="CONF/G141.F140W.V4.32.conf",
+    skip=(),
+    shapes=None,
+    wht=None,
+    crval=1.4,
+    cd=0.0046,
+    crpix=10,
+    combined=False,
 ):
     """Image extensions of one grizli block, imitating the real layout (micron axis, fake CTYPE)."""
     shapes = shapes or {}
@@ -267,9 +276,7 @@ def test_synthetic_counts_stack_with_fake_calibration(tmp_path):
 
 
 def test_synthetic_conf_not_in_calibration_dir(tmp_path):
-    path = write_stack(
-        tmp_path / "c.stack.fits", block("G141,74.0", isflam=False), isflam=False
-    )
+    path = write_stack(tmp_path / "c.stack.fits", block("G141,74.0", isflam=False), isflam=False)
     _raises(path, "G141.F140W.V4.32.conf", "not found", calibration_dir=tmp_path)
 
 
@@ -342,8 +349,10 @@ def test_missing_file(tmp_path):
 def test_combined_blocks(tmp_path):
     path = write_stack(
         tmp_path / "comb.stack.fits",
-        block("G141,74.0"), block("G141", combined=True),
-        block("G102,10.0", crval=1.0, cd=0.0023), block("G102,100.0", crval=1.0, cd=0.0023),
+        block("G141,74.0"),
+        block("G141", combined=True),
+        block("G102,10.0", crval=1.0, cd=0.0023),
+        block("G102,100.0", crval=1.0, cd=0.0023),
         block("G102", crval=1.0, cd=0.0023, combined=True),
     )
     default = read_grizli_stack(path)

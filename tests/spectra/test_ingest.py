@@ -13,9 +13,13 @@ from ohmap.spectra.products import read_spectrum_product, write_spectrum_product
 
 def test_grizli_stack_block_selection(grizli_object_dir, wfc3_calibration_dir, tmp_path):
     path = grizli_object_dir / "j033216m2743_00152.stack.fits"
-    spec = read_spectrum(path, "grizli", "00152", "119", "G141", calibration_dir=wfc3_calibration_dir)
+    spec = read_spectrum(
+        path, "grizli", "00152", "119", "G141", calibration_dir=wfc3_calibration_dir
+    )
     assert spec.grism == "G141" and spec.pa == "119"
-    with pytest.raises(InputError, match=r"has no block for PA 032 G141 \(it has 120-G102, 119-G141\)"):
+    with pytest.raises(
+        InputError, match=r"has no block for PA 032 G141 \(it has 120-G102, 119-G141\)"
+    ):
         read_spectrum(path, "grizli", "00152", "032", "G141", calibration_dir=wfc3_calibration_dir)
     out = tmp_path / "00152_119-G141.fits"
     write_spectrum_product(spec, out)

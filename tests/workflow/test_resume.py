@@ -64,7 +64,9 @@ def test_shard_size_does_not_change_the_products(test_config_run, tmp_path):
     dry = run_snakemake(workdir, "-n", *TEST_CONFIG).stdout
     # A new layout re-plans and re-samples; the line maps and everything before them stay.
     assert {job["rule"] for job in planned_jobs(dry)} >= {"plan_spaxels", "gather_spaxel_maps"}
-    assert not {"extract_line_maps", "stack_line_maps", "fit_global_fluxes"} & {job["rule"] for job in planned_jobs(dry)}
+    assert not {"extract_line_maps", "stack_line_maps", "fit_global_fluxes"} & {
+        job["rule"] for job in planned_jobs(dry)
+    }
     run_snakemake(workdir, *TEST_CONFIG)
     results = workdir / "results"
     for galaxy in GALAXIES:
@@ -102,7 +104,9 @@ def test_kill_during_the_shards_and_resume(test_config_run, tmp_path):
     cmd = [sys.executable, "-m", "snakemake", "--cores", "2", *TEST_CONFIG]
     started = time.time() - 1.0
     log = (tmp_path / "killed.log").open("w")
-    process = subprocess.Popen(cmd, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        cmd, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     deadline = time.monotonic() + 600
     try:
         while len(_shard_files(results)) < 3:
@@ -115,15 +119,21 @@ def test_kill_during_the_shards_and_resume(test_config_run, tmp_path):
         log.close()
     assert process.returncode == -signal.SIGKILL
     written = _shard_files(results)
-    expected = sum(max(1, math.ceil(len(read_plan(results / "inference" / "spaxels" / g / "plan.ecsv")) / 2))
-                   for g in GALAXIES if (results / "inference" / "spaxels" / g / "plan.ecsv").exists())
+    expected = sum(
+        max(1, math.ceil(len(read_plan(results / "inference" / "spaxels" / g / "plan.ecsv")) / 2))
+        for g in GALAXIES
+        if (results / "inference" / "spaxels" / g / "plan.ecsv").exists()
+    )
     assert 3 <= len(written) < expected, "the kill did not land partway through the shards"
 
     # Nothing under a final name is half-written: every product present now can be read. (A job
     # killed while writing leaves its temporary <name>.part<suffix>, which no rule takes for an
     # output; the rerun replaces it.)
-    present = {str(p.relative_to(workdir)) for p in results.rglob("*")
-               if p.is_file() and ".part" not in p.name}
+    present = {
+        str(p.relative_to(workdir))
+        for p in results.rglob("*")
+        if p.is_file() and ".part" not in p.name
+    }
     unreadable = [p for p in present if not _readable(workdir / p)]
     assert unreadable == []
     # What the killed run itself wrote (the copied reference products are older).
@@ -135,14 +145,20 @@ def test_kill_during_the_shards_and_resume(test_config_run, tmp_path):
     # one that was running when the workflow was killed (two cores: at most two).
     rerun_finished = [job for job in jobs if job["outputs"] and set(job["outputs"]) <= written_now]
     assert len(rerun_finished) <= 2, rerun_finished
-    planned_shards = {o for job in jobs if job["rule"] == "fit_spaxel_shard" for o in job["outputs"]}
+    planned_shards = {
+        o for job in jobs if job["rule"] == "fit_spaxel_shard" for o in job["outputs"]
+    }
     finished_shards = {f"results/{s}" for s in written}
     assert len(planned_shards & finished_shards) <= 2
     # And every shard not yet written is planned (for galaxies whose plan is not itself redone).
     replanned = {job["wildcards"]["galaxy"] for job in jobs if job["rule"] == "plan_spaxels"}
     for galaxy in set(GALAXIES) - replanned:
-        n_shards = read_plan(results / "inference" / "spaxels" / galaxy / "plan.ecsv").meta["n_shards"]
-        expected_shards = {f"results/inference/spaxels/{galaxy}/shard_{i}.h5" for i in range(n_shards)}
+        n_shards = read_plan(results / "inference" / "spaxels" / galaxy / "plan.ecsv").meta[
+            "n_shards"
+        ]
+        expected_shards = {
+            f"results/inference/spaxels/{galaxy}/shard_{i}.h5" for i in range(n_shards)
+        }
         assert expected_shards - finished_shards <= planned_shards
 
     run_snakemake(workdir, *TEST_CONFIG)

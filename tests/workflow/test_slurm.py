@@ -73,8 +73,13 @@ def slurm_env():
     state = Path(tempfile.mkdtemp(prefix="ohmap-slurm-", dir="/tmp"))
     env = os.environ | {"SLURM_CONF": str(state / "slurm.conf"), "OPENBLAS_NUM_THREADS": "1"}
     try:
-        started = subprocess.run([str(SLURM_SCRIPTS / "start_slurm.sh"), str(state)], env=env,
-                                 capture_output=True, text=True, timeout=1200)
+        started = subprocess.run(
+            [str(SLURM_SCRIPTS / "start_slurm.sh"), str(state)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=1200,
+        )
     except subprocess.TimeoutExpired as error:
         subprocess.run([str(SLURM_SCRIPTS / "stop_slurm.sh"), str(state)], env=env)
         _skip_or_fail(f"start_slurm.sh did not finish in {error.timeout} s")
@@ -84,8 +89,12 @@ def slurm_env():
     try:
         yield env
     finally:
-        stopped = subprocess.run([str(SLURM_SCRIPTS / "stop_slurm.sh"), str(state)], env=env,
-                                 capture_output=True, text=True)
+        stopped = subprocess.run(
+            [str(SLURM_SCRIPTS / "stop_slurm.sh"), str(state)],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         if stopped.returncode == 0:
             shutil.rmtree(state, ignore_errors=True)
         else:
@@ -93,8 +102,9 @@ def slurm_env():
 
 
 def _squeue(env, *args) -> str:
-    return subprocess.run(["squeue", "--noheader", *args], env=env, capture_output=True, text=True,
-                          timeout=30).stdout
+    return subprocess.run(
+        ["squeue", "--noheader", *args], env=env, capture_output=True, text=True, timeout=30
+    ).stdout
 
 
 class _Watchdog:
@@ -155,15 +165,26 @@ def test_workflow_under_slurm_matches_local_run(slurm_env, test_config_run, tmp_
     slurm_dir = copy_workflow(tmp_path_factory.mktemp("slurm-run"))
     started = time.monotonic()
     with _Watchdog(slurm_env, SLURM_RUN_LIMIT_S) as watchdog:
-        run = run_snakemake(slurm_dir, "--profile", "profiles/slurm-ci", *TEST_CONFIG, cores=None,
-                            env=slurm_env, check=False)
+        run = run_snakemake(
+            slurm_dir,
+            "--profile",
+            "profiles/slurm-ci",
+            *TEST_CONFIG,
+            cores=None,
+            env=slurm_env,
+            check=False,
+        )
     slurm_seconds = time.monotonic() - started
     if run.returncode != 0:
         squeue = f"squeue when the jobs were cancelled:\n{watchdog.queue}" if watchdog.fired else ""
-        raise AssertionError(f"the SLURM run failed after {slurm_seconds:.0f} s:\n"
-                             f"{run.stdout[-3000:]}\n{run.stderr[-6000:]}\n{squeue}")
+        raise AssertionError(
+            f"the SLURM run failed after {slurm_seconds:.0f} s:\n"
+            f"{run.stdout[-3000:]}\n{run.stderr[-6000:]}\n{squeue}"
+        )
 
-    print(f"\nworkflow on the test configuration: {slurm_seconds:.0f} s under SLURM (profiles/slurm-ci)")
+    print(
+        f"\nworkflow on the test configuration: {slurm_seconds:.0f} s under SLURM (profiles/slurm-ci)"
+    )
 
     # The same configuration run locally with --cores 2 (shared with the other workflow tests).
     assert result_differences(slurm_dir / "results", test_config_run / "results") == {}
@@ -173,8 +194,11 @@ def test_workflow_under_slurm_matches_local_run(slurm_env, test_config_run, tmp_
     logs = sorted((slurm_dir / ".snakemake" / "slurm_logs").rglob("*.log"))
     assert logs, "no SLURM job logs"
     kinds = {log.relative_to(slurm_dir / ".snakemake" / "slurm_logs").parts[0] for log in logs}
-    groups = set(yaml.safe_load((slurm_dir / "profiles" / "slurm-ci" / "config.yaml").read_text())
-                 ["groups"].values())
+    groups = set(
+        yaml.safe_load((slurm_dir / "profiles" / "slurm-ci" / "config.yaml").read_text())[
+            "groups"
+        ].values()
+    )
     assert {g for g in groups if any(k.startswith(f"group_{g}_") for k in kinds)} == groups, kinds
     assert "rule_fit_spaxel_shard" in kinds, kinds
     run_id = re.search(r"SLURM run ID: (\S+)", run.stdout + run.stderr).group(1)

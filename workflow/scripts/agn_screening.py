@@ -19,4 +19,8 @@ table = screen_agn(
     seed=int(settings.get("seed", 20170207)),
 )
 write_table_atomic(table, snakemake.output.table, format="ascii.ecsv")
-plot_mex(table[np.isfinite(table["log_o3hb"])], snakemake.output.png.removesuffix(".png"), mass_shift=shift)
+plot_mex(
+    table[np.isfinite(table["log_o3hb"])],
+    snakemake.output.png.removesuffix(".png"),
+    mass_shift=shift,
+)

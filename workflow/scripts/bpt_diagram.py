@@ -13,6 +13,13 @@ galaxy = snakemake.wildcards.galaxy
 plan = read_plan(snakemake.input.plan)
 spaxels, n_kept = spaxel_bpt_points(plan, read_radius_map(snakemake.input.radius).radius_kpc)
 if spaxels is not None:
-    log.info("%s: %d of %d fitted spaxels have all four lines above 2 sigma", galaxy, n_kept, len(plan))
+    log.info(
+        "%s: %d of %d fitted spaxels have all four lines above 2 sigma", galaxy, n_kept, len(plan)
+    )
 integrated = integrated_bpt_point(Table.read(snakemake.input.fluxes, format="ascii.ecsv"))
-plot_bpt(spaxels, integrated, snakemake.output.png.removesuffix(".png"), f"{galaxy}: [SII] BPT, spaxels by radius")
+plot_bpt(
+    spaxels,
+    integrated,
+    snakemake.output.png.removesuffix(".png"),
+    f"{galaxy}: [SII] BPT, spaxels by radius",
+)

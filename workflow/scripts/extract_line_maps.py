@@ -13,6 +13,11 @@ extraction = extract_line_maps(spec, snakemake.params.redshift, settings)
 for d in extraction.decisions:
     log.info("%s: %s (%s)", d["line"], d["status"], d["reason"])
 for name, m in extraction.maps.items():
-    log.info("%s: %.2f +- %.2f 1e-17 erg/s/cm2 in the footprint (%s)", name, m.integrated_flux,
-             m.integrated_error, m.info.get("method"))
+    log.info(
+        "%s: %.2f +- %.2f 1e-17 erg/s/cm2 in the footprint (%s)",
+        name,
+        m.integrated_flux,
+        m.integrated_error,
+        m.info.get("method"),
+    )
 write_extraction(extraction, snakemake.output[0], source=snakemake.input[0])

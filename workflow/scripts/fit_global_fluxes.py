@@ -12,11 +12,27 @@ from ohmap.logs import log_to_file
 log = log_to_file(snakemake.log[0])
 row = snakemake.params.galaxy_row
 settings = inference_settings({"inference": snakemake.params.settings}, "inference settings")
-lens = LensModel.from_hff(snakemake.params.lens_prefix, snakemake.params.z_lens, name=row["lens_model"])
+lens = LensModel.from_hff(
+    snakemake.params.lens_prefix, snakemake.params.z_lens, name=row["lens_model"]
+)
 magnification = float(lens.magnification(row["ra_deg"], row["dec_deg"], row["redshift"]))
-log.info("galaxy %s at z = %.3f: magnification %.2f from lens model %s", row["galaxy_id"], row["redshift"],
-         magnification, row["lens_model"])
-result = fit_global(Table.read(snakemake.input.fluxes), row, settings, magnification, source=snakemake.input.fluxes)
+log.info(
+    "galaxy %s at z = %.3f: magnification %.2f from lens model %s",
+    row["galaxy_id"],
+    row["redshift"],
+    magnification,
+    row["lens_model"],
+)
+result = fit_global(
+    Table.read(snakemake.input.fluxes), row, settings, magnification, source=snakemake.input.fluxes
+)
 write_global_fit(snakemake.output.table, [result.row], result.meta)
-write_shard(snakemake.output.chain, row["galaxy_id"], Table({"spaxel": [0], "iy": [0], "ix": [0]}), [result.fit],
-            result.model, result.meta | {"kind": "global fit"}, sampler=settings["sampler"])
+write_shard(
+    snakemake.output.chain,
+    row["galaxy_id"],
+    Table({"spaxel": [0], "iy": [0], "ix": [0]}),
+    [result.fit],
+    result.model,
+    result.meta | {"kind": "global fit"},
+    sampler=settings["sampler"],
+)

@@ -17,5 +17,10 @@ summary = vstack(summaries) if summaries else shards[0].summary
 cards = spaxel_map_cards(galaxy, row["redshift"], plan.meta, snakemake.params.settings["model"])
 write_spaxel_maps(snakemake.output.maps, galaxy, tuple(plan.meta["shape"]), summary, cards)
 n_unconverged = int((~summary["converged"]).sum()) if len(summary) else 0
-log.info("galaxy %s: %d spaxels fitted in %d shard(s), %d unconverged", galaxy, len(summary), len(shards),
-         n_unconverged)
+log.info(
+    "galaxy %s: %d spaxels fitted in %d shard(s), %d unconverged",
+    galaxy,
+    len(summary),
+    len(shards),
+    n_unconverged,
+)

@@ -13,6 +13,12 @@ this_work, literature = gradient_trend_points(
     Table.read(snakemake.input.table, format="ascii.ecsv"),
     read_literature_gradients(snakemake.input.literature),
 )
-plot_gradient_trends(this_work, literature, snakemake.output.redshift_png.removesuffix(".png"),
-                     snakemake.output.mass_png.removesuffix(".png"))
-log.info("%d galaxies of this work, %d literature gradients", len(this_work["gradient"]), len(literature))
+plot_gradient_trends(
+    this_work,
+    literature,
+    snakemake.output.redshift_png.removesuffix(".png"),
+    snakemake.output.mass_png.removesuffix(".png"),
+)
+log.info(
+    "%d galaxies of this work, %d literature gradients", len(this_work["gradient"]), len(literature)
+)

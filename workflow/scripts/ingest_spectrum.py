@@ -7,11 +7,21 @@ from ohmap.spectra.products import write_spectrum_product
 log = log_to_file(snakemake.log[0])
 w = snakemake.wildcards
 spec = read_spectrum(
-    snakemake.input[0], snakemake.params.spectra_format, w.galaxy, w.pa, w.grism,
+    snakemake.input[0],
+    snakemake.params.spectra_format,
+    w.galaxy,
+    w.pa,
+    w.grism,
     calibration_dir=snakemake.params.calibration_dir,
 )
 write_spectrum_product(spec, snakemake.output[0])
 log.info(
     "%s PA %s %s: %d x %d pixels, %.0f-%.0f A, from %s",
-    w.galaxy, w.pa, w.grism, *spec.shape, spec.wavelength[0], spec.wavelength[-1], snakemake.input[0],
+    w.galaxy,
+    w.pa,
+    w.grism,
+    *spec.shape,
+    spec.wavelength[0],
+    spec.wavelength[-1],
+    snakemake.input[0],
 )

@@ -13,6 +13,15 @@ stacks = {k: v for k, v in stacked.items() if k not in ("header", "footprint", "
 table, shape = select_spaxels(stacks, settings, galaxy)
 table.meta["pixel_scale_arcsec"] = float(stacked["header"]["PIXSCALE"]) * settings.bin_pixels
 table = write_plan(snakemake.output.plan, table, galaxy, settings.shard_size)
-log.info("galaxy %s: %d spaxels of %dx%d (binned %dx%d) reach S/N >= %g in %s; %d shard(s)", galaxy, len(table),
-         shape[0], shape[1], settings.bin_pixels, settings.bin_pixels, settings.min_snr,
-         ",".join(table.meta["selection_lines"]), table.meta["n_shards"])
+log.info(
+    "galaxy %s: %d spaxels of %dx%d (binned %dx%d) reach S/N >= %g in %s; %d shard(s)",
+    galaxy,
+    len(table),
+    shape[0],
+    shape[1],
+    settings.bin_pixels,
+    settings.bin_pixels,
+    settings.min_snr,
+    ",".join(table.meta["selection_lines"]),
+    table.meta["n_shards"],
+)

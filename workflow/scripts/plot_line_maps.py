@@ -11,6 +11,14 @@ from ohmap.report.linemaps import missing_map_notes, plot_line_maps
 log = log_to_file(snakemake.log[0])
 stacked = read_stacked_maps(snakemake.input.maps)
 lines = list(Table.read(snakemake.input.fluxes, format="ascii.ecsv")["line"])
-radius = read_radius_map(snakemake.input.radius).radius_kpc if "radius" in snakemake.input.keys() else None
-plot_line_maps(stacked, lines, snakemake.output[0], missing_map_notes(stacked["header"]), radius_kpc=radius)
-log.info("plotted %d line maps of %s", sum(line in stacked for line in lines), snakemake.wildcards.galaxy)
+radius = (
+    read_radius_map(snakemake.input.radius).radius_kpc
+    if "radius" in snakemake.input.keys()
+    else None
+)
+plot_line_maps(
+    stacked, lines, snakemake.output[0], missing_map_notes(stacked["header"]), radius_kpc=radius
+)
+log.info(
+    "plotted %d line maps of %s", sum(line in stacked for line in lines), snakemake.wildcards.galaxy
+)

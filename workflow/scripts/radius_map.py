@@ -9,7 +9,9 @@ from ohmap.logs import log_to_file
 
 log = log_to_file(snakemake.log[0])
 row = snakemake.params.galaxy
-lens = LensModel.from_hff(snakemake.params.lens_prefix, snakemake.params.z_lens, name=row["lens_model"])
+lens = LensModel.from_hff(
+    snakemake.params.lens_prefix, snakemake.params.z_lens, name=row["lens_model"]
+)
 stacked = read_stacked_maps(snakemake.input.maps)
 radii = stacked_map_radii(
     lens,

@@ -6,5 +6,8 @@ from ohmap.logs import log_to_file
 from ohmap.report.sample import plot_sfr_mass
 
 log = log_to_file(snakemake.log[0])
-plot_sfr_mass(Table.read(snakemake.input.table, format="ascii.ecsv"), snakemake.output.png.removesuffix(".png"))
+plot_sfr_mass(
+    Table.read(snakemake.input.table, format="ascii.ecsv"),
+    snakemake.output.png.removesuffix(".png"),
+)
 log.info("wrote %s", snakemake.output.png)

@@ -15,6 +15,10 @@ galaxies, cluster = load_mock_inputs(
 galaxy = next(g for g in galaxies if g.galaxy_id == snakemake.wildcards.galaxy)
 lens = AnalyticCluster(cluster["models"][galaxy.lens_model], cluster["z_lens"], galaxy.lens_model)
 written = simulate_galaxy(galaxy, lens, snakemake.params.settings, snakemake.params.outdir)
-write_table_atomic(Table(rows=[written["galaxy_row"]]), snakemake.output.truth_row, format="ascii.ecsv")
-write_table_atomic(Table(rows=written["alignment_rows"]), snakemake.output.alignment, format="ascii.ecsv")
+write_table_atomic(
+    Table(rows=[written["galaxy_row"]]), snakemake.output.truth_row, format="ascii.ecsv"
+)
+write_table_atomic(
+    Table(rows=written["alignment_rows"]), snakemake.output.alignment, format="ascii.ecsv"
+)
 log.info("galaxy %s done: %d spectra", galaxy.galaxy_id, len(written["spectra"]))

@@ -21,8 +21,13 @@ def _radial_profile(x, y, mean_kappa, kappa):
     """Assemble the outputs of an axisymmetric lens from kbar(r) = alpha/r and kappa(r)."""
     phi = np.arctan2(y, x)
     gamma = mean_kappa - kappa
-    return (mean_kappa * x, mean_kappa * y, kappa,
-            -gamma * np.cos(2.0 * phi), -gamma * np.sin(2.0 * phi))
+    return (
+        mean_kappa * x,
+        mean_kappa * y,
+        kappa,
+        -gamma * np.cos(2.0 * phi),
+        -gamma * np.sin(2.0 * phi),
+    )
 
 
 def point_mass_deflection(x, y, theta_e: float):

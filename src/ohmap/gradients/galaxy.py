@@ -21,10 +21,21 @@ from .result import gradient_row
 
 log = logging.getLogger(__name__)
 
-_UNITS = (("slope", "dex/kpc"), ("slope_err", "dex/kpc"), ("slope_p16", "dex/kpc"), ("slope_p50", "dex/kpc"),
-          ("slope_p84", "dex/kpc"), ("intercept", "dex"), ("intercept_err", "dex"), ("sigma_int", "dex"),
-          ("sigma_int_p16", "dex"), ("sigma_int_p84", "dex"), ("sigma_int_fixed", "dex"), ("r_min_kpc", "kpc"),
-          ("r_max_kpc", "kpc"))
+_UNITS = (
+    ("slope", "dex/kpc"),
+    ("slope_err", "dex/kpc"),
+    ("slope_p16", "dex/kpc"),
+    ("slope_p50", "dex/kpc"),
+    ("slope_p84", "dex/kpc"),
+    ("intercept", "dex"),
+    ("intercept_err", "dex"),
+    ("sigma_int", "dex"),
+    ("sigma_int_p16", "dex"),
+    ("sigma_int_p84", "dex"),
+    ("sigma_int_fixed", "dex"),
+    ("r_min_kpc", "kpc"),
+    ("r_max_kpc", "kpc"),
+)
 
 
 @dataclass
@@ -37,8 +48,15 @@ class GalaxyGradients:
     snr_line: str
 
 
-def galaxy_gradients(maps: dict, radius, stacked: dict, galaxy: dict, settings: dict,
-                     options: dict | None = None, radius_source=None) -> GalaxyGradients:
+def galaxy_gradients(
+    maps: dict,
+    radius,
+    stacked: dict,
+    galaxy: dict,
+    settings: dict,
+    options: dict | None = None,
+    radius_source=None,
+) -> GalaxyGradients:
     """Metallicity gradient of one galaxy by individual spaxels and by radial annuli.
 
     Parameters
@@ -74,44 +92,38 @@ def galaxy_gradients(maps: dict, radius, stacked: dict, galaxy: dict, settings: 
     options = dict(options or {})
     min_spaxels = int(options.get("min_spaxels", 5))
     seed = int(options.get("seed", 20170207))
-    factor = settings["spaxels"].bin_pixels
     fitted = np.asarray(maps["FITTED"], dtype=bool)
     if radius.shape != fitted.shape:
-        raise InputError(radius_source, f"radius map {radius.shape} is not on the spaxel grid {fitted.shape}")
+        raise InputError(
+            radius_source, f"radius map {radius.shape} is not on the spaxel grid {fitted.shape}"
+        )
     limits = np.asarray(maps["OH12_LIM"]) != 0
     n_fitted = int(fitted.sum())
     agn = gid in set(options.get("agn_candidates") or [])
-    rows = []
-
-    individual = individual_spaxel_gradient(radius, maps["OH12_P16"], maps["OH12"], maps["OH12_P84"], fitted, seed,
-                                            limit_mask=limits, key=(gid,))
-    rows.append(gradient_row(gid, individual))
-
-    # Radial annuli from the stacked maps binned like the spaxels, within the object's footprint.
-    lines = [n for n in FIT_LINES if n in stacked]
-    binned = {n: bin_map(stacked[n].flux, stacked[n].error, factor) for n in lines}
-    footprint = bin_map(stacked["footprint"].astype(float), np.ones(stacked["footprint"].shape), factor)[0] > 0
-    snr_line = "Ha" if "Ha" in binned else "OIII5008"
-    flux, error = binned[snr_line]
-    annuli = radial_annuli(radius, flux, error, footprint & np.isfinite(error),
-                           min_snr=float(options.get("annulus_min_snr", 15.0)))
-    annulus_table = Table(names=["annulus", "r_inner", "r_outer", "r_mean", "n_spaxels", "snr", "oh12_p16", "oh12_p50",
-                                 "oh12_p84", "oh12_limit"], dtype=[int, float, float, float, int, float, float, float,
-                                                                  float, str])
-    if annuli:
-        f, e = annulus_fluxes(binned, annuli, lines)
-        model = LineFluxModel(lines, settings["model"], nii_ha=galaxy["nii_ha"])
-        fits = fit_fluxes(model, f, e, [(gid, "annulus", k) for k in range(len(annuli))], settings["sampler"], z,
-                          limit_fraction=settings["limit_fraction"])
-        annular = radial_annulus_gradient(fits, annuli, seed, key=(gid,))
-        for k, (a, fit) in enumerate(zip(annuli, fits)):
-            s = fit.summary["oh12"]
-            annulus_table.add_row([k, a.r_inner, a.r_outer, a.r_mean, a.n_spaxels, a.snr, s["p16"], s["p50"], s["p84"],
-                                   s["limit"]])
-        rows.append(gradient_row(gid, annular))
-    else:
-        rows.append({**{k: np.nan for k in rows[0]}, "galaxy": gid, "method": "radial_annulus", "n": 0,
-                     "flag": True, "reason": f"no annulus reaches S/N {options.get('annulus_min_snr', 15.0)} in {snr_line}"})
+    individual = individual_spaxel_gradient(
+        radius,
+        maps["OH12_P16"],
+        maps["OH12"],
+        maps["OH12_P84"],
+        fitted,
+        seed,
+        limit_mask=limits,
+        key=(gid,),
+    )
+    rows = [gradient_row(gid, individual)]
+    annular, annulus_table, snr_line = _annulus_gradient(radius, stacked, galaxy, settings, options)
+    rows.append(
+        annular
+        if annular is not None
+        else {
+            **{k: np.nan for k in rows[0]},
+            "galaxy": gid,
+            "method": "radial_annulus",
+            "n": 0,
+            "flag": True,
+            "reason": f"no annulus reaches S/N {options.get('annulus_min_snr', 15.0)} in {snr_line}",
+        }
+    )
 
     table = Table(rows=rows)
     table["n_fitted_spaxels"] = n_fitted
@@ -119,21 +131,115 @@ def galaxy_gradients(maps: dict, radius, stacked: dict, galaxy: dict, settings: 
     table["agn_candidate"] = agn
     table["snr_line"] = snr_line
     if n_fitted < min_spaxels:
-        table["reason"] = [f"only {n_fitted} spaxels fitted (< {min_spaxels}); {r}".rstrip("; ") for r in table["reason"]]
+        table["reason"] = [
+            f"only {n_fitted} spaxels fitted (< {min_spaxels}); {r}".rstrip("; ")
+            for r in table["reason"]
+        ]
     for col, unit in _UNITS:
         table[col].unit = unit
-    for col in ("r_inner", "r_outer", "r_mean"):
-        annulus_table[col].unit = "kpc"
-    for col in ("oh12_p16", "oh12_p50", "oh12_p84"):
-        annulus_table[col].unit = "dex"
-    table.meta.update(galaxy=gid, redshift=z, min_spaxels=min_spaxels, agn_candidate=agn,
-                      description="Metallicity gradient d(12+log(O/H))/dr by individual spaxels (fit with intrinsic "
-                                  "scatter, conservative errors) and by radial annuli (S/N >= annulus_min_snr in "
-                                  "snr_line); kept = enough fitted spaxels for a trustworthy map.")
-    annulus_table.meta.update(galaxy=gid, snr_line=snr_line)
+    table.meta.update(
+        galaxy=gid,
+        redshift=z,
+        min_spaxels=min_spaxels,
+        agn_candidate=agn,
+        description="Metallicity gradient d(12+log(O/H))/dr by individual spaxels (fit with intrinsic "
+        "scatter, conservative errors) and by radial annuli (S/N >= annulus_min_snr in "
+        "snr_line); kept = enough fitted spaxels for a trustworthy map.",
+    )
     for r in rows:
-        log.info("%s %s: %+.4f +- %.4f dex/kpc from %d points (%s)", gid, r["method"], r["slope"], r["slope_err"],
-                 r["n"], r["reason"] or "ok")
-    log.info("%s: %d spaxels fitted, %s; %d annuli in %s", gid, n_fitted,
-             "kept" if n_fitted >= min_spaxels else "left out of the gradient analysis", len(annuli), snr_line)
+        log.info(
+            "%s %s: %+.4f +- %.4f dex/kpc from %d points (%s)",
+            gid,
+            r["method"],
+            r["slope"],
+            r["slope_err"],
+            r["n"],
+            r["reason"] or "ok",
+        )
+    log.info(
+        "%s: %d spaxels fitted, %s; %d annuli in %s",
+        gid,
+        n_fitted,
+        "kept" if n_fitted >= min_spaxels else "left out of the gradient analysis",
+        len(annulus_table),
+        snr_line,
+    )
     return GalaxyGradients(table, annulus_table, n_fitted, snr_line)
+
+
+_ANNULUS_COLUMNS = (
+    "annulus",
+    "r_inner",
+    "r_outer",
+    "r_mean",
+    "n_spaxels",
+    "snr",
+    "oh12_p16",
+    "oh12_p50",
+    "oh12_p84",
+    "oh12_limit",
+)
+_ANNULUS_TYPES = (int, float, float, float, int, float, float, float, float, str)
+
+
+def _annulus_gradient(radius, stacked, galaxy, settings, options):
+    """The radial-annulus gradient: annuli from the stacked maps binned like the spaxels, within
+    the object's footprint, each fitted like a spaxel.
+
+    Returns the gradient's table row (None without an annulus), the annulus table and the line
+    whose S/N sets the annuli.
+    """
+    gid, seed = galaxy["galaxy_id"], int(options.get("seed", 20170207))
+    factor = settings["spaxels"].bin_pixels
+    lines = [n for n in FIT_LINES if n in stacked]
+    binned = {n: bin_map(stacked[n].flux, stacked[n].error, factor) for n in lines}
+    footprint = stacked["footprint"]
+    footprint = bin_map(footprint.astype(float), np.ones(footprint.shape), factor)[0] > 0
+    snr_line = "Ha" if "Ha" in binned else "OIII5008"
+    flux, error = binned[snr_line]
+    annuli = radial_annuli(
+        radius,
+        flux,
+        error,
+        footprint & np.isfinite(error),
+        min_snr=float(options.get("annulus_min_snr", 15.0)),
+    )
+    table = Table(names=list(_ANNULUS_COLUMNS), dtype=list(_ANNULUS_TYPES))
+    row = None
+    if annuli:
+        f, e = annulus_fluxes(binned, annuli, lines)
+        model = LineFluxModel(lines, settings["model"], nii_ha=galaxy["nii_ha"])
+        keys = [(gid, "annulus", k) for k in range(len(annuli))]
+        fits = fit_fluxes(
+            model,
+            f,
+            e,
+            keys,
+            settings["sampler"],
+            galaxy["redshift"],
+            limit_fraction=settings["limit_fraction"],
+        )
+        annular = radial_annulus_gradient(fits, annuli, seed, key=(gid,))
+        for k, (a, fit) in enumerate(zip(annuli, fits)):
+            s = fit.summary["oh12"]
+            table.add_row(
+                [
+                    k,
+                    a.r_inner,
+                    a.r_outer,
+                    a.r_mean,
+                    a.n_spaxels,
+                    a.snr,
+                    s["p16"],
+                    s["p50"],
+                    s["p84"],
+                    s["limit"],
+                ]
+            )
+        row = gradient_row(gid, annular)
+    for col in ("r_inner", "r_outer", "r_mean"):
+        table[col].unit = "kpc"
+    for col in ("oh12_p16", "oh12_p50", "oh12_p84"):
+        table[col].unit = "dex"
+    table.meta.update(galaxy=gid, snr_line=snr_line)
+    return row, table, snr_line

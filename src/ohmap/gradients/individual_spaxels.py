@@ -12,8 +12,18 @@ from .linear_fit import fit_linear_with_scatter
 from .result import GradientResult
 
 
-def individual_spaxel_gradient(radius_kpc, oh12_p16, oh12_p50, oh12_p84, fitted_mask, rng_or_seed,
-                               limit_mask=None, *, key: tuple = (), **fit_kwargs) -> GradientResult:
+def individual_spaxel_gradient(
+    radius_kpc,
+    oh12_p16,
+    oh12_p50,
+    oh12_p84,
+    fitted_mask,
+    rng_or_seed,
+    limit_mask=None,
+    *,
+    key: tuple = (),
+    **fit_kwargs,
+) -> GradientResult:
     """Metallicity gradient from individual spaxels.
 
     Uses every spaxel that was fitted (``fitted_mask``), has a finite radius and finite
@@ -51,6 +61,7 @@ def individual_spaxel_gradient(radius_kpc, oh12_p16, oh12_p50, oh12_p84, fitted_
         use &= ~np.asarray(limit_mask, dtype=bool).ravel()
     err = conservative_error(p16, p50, p84)
     use &= np.isfinite(r) & np.isfinite(p50) & np.isfinite(err) & (err > 0)
-    fit = fit_linear_with_scatter(r[use], p50[use], err[use], rng_or_seed,
-                                  key=("individual_spaxel", *key), **fit_kwargs)
+    fit = fit_linear_with_scatter(
+        r[use], p50[use], err[use], rng_or_seed, key=("individual_spaxel", *key), **fit_kwargs
+    )
     return GradientResult.from_fit("individual_spaxel", fit)

@@ -65,8 +65,9 @@ def distance_ratio(z_lens: float, z_source: float) -> float:
     """
     z_lens, z_source = float(z_lens), float(z_source)
     if not (np.isfinite(z_lens) and np.isfinite(z_source)) or z_lens < 0:
-        raise InputError(None, f"redshifts must be finite and >= 0, got z_lens={z_lens}, "
-                         f"z_source={z_source}")
+        raise InputError(
+            None, f"redshifts must be finite and >= 0, got z_lens={z_lens}, z_source={z_source}"
+        )
     if z_source <= z_lens:
         raise InputError(
             None,
@@ -106,8 +107,16 @@ class LensGrid:
     the outermost pixel centres the edge value is used.
     """
 
-    def __init__(self, alpha_x, alpha_y, kappa, gamma, wcs: WCS, name: str | None = None,
-                 source: str | os.PathLike | None = None):
+    def __init__(
+        self,
+        alpha_x,
+        alpha_y,
+        kappa,
+        gamma,
+        wcs: WCS,
+        name: str | None = None,
+        source: str | os.PathLike | None = None,
+    ):
         self.name = name or "lens model"
         self.source = None if source is None else os.fspath(source)
         where = self.source or self.name
@@ -116,8 +125,11 @@ class LensGrid:
         shape = maps["alpha_x"].shape
         for key, data in maps.items():
             if data.ndim != 2 or data.shape != shape:
-                raise InputError(where, f"{key} map has shape {data.shape}; all four maps must "
-                                 f"be 2D with the shape of alpha_x {shape}")
+                raise InputError(
+                    where,
+                    f"{key} map has shape {data.shape}; all four maps must "
+                    f"be 2D with the shape of alpha_x {shape}",
+                )
             if not np.all(np.isfinite(data)):
                 raise InputError(where, f"{key} map holds non-finite values")
         if wcs.naxis != 2 or not wcs.has_celestial:
@@ -170,17 +182,28 @@ class LensModel(LensGrid):
         Lens redshift.
     """
 
-    def __init__(self, alpha_x, alpha_y, kappa, gamma, wcs: WCS, z_lens: float,
-                 name: str | None = None, source: str | os.PathLike | None = None):
+    def __init__(
+        self,
+        alpha_x,
+        alpha_y,
+        kappa,
+        gamma,
+        wcs: WCS,
+        z_lens: float,
+        name: str | None = None,
+        source: str | os.PathLike | None = None,
+    ):
         super().__init__(alpha_x, alpha_y, kappa, gamma, wcs, name=name, source=source)
         if z_lens is None or not np.isfinite(float(z_lens)) or float(z_lens) < 0:
-            raise InputError(self.source or self.name,
-                             f"z_lens must be a finite redshift >= 0, got {z_lens}")
+            raise InputError(
+                self.source or self.name, f"z_lens must be a finite redshift >= 0, got {z_lens}"
+            )
         self.z_lens = float(z_lens)
 
     @classmethod
-    def from_hff(cls, prefix: str | os.PathLike, z_lens: float | None = None,
-                 name: str | None = None) -> "LensModel":
+    def from_hff(
+        cls, prefix: str | os.PathLike, z_lens: float | None = None, name: str | None = None
+    ) -> "LensModel":
         """Load an HFF-format lens model.
 
         Parameters
@@ -207,8 +230,9 @@ class LensModel(LensGrid):
                 "no lens redshift: the headers have no Z_LENS keyword and none was passed "
                 "(give z_lens explicitly)",
             )
-        return cls(maps.alpha_x, maps.alpha_y, maps.kappa, maps.gamma, maps.wcs, z_lens,
-                   name=name or os.path.basename(os.fspath(prefix)), source=prefix)
+        arrays = (maps.alpha_x, maps.alpha_y, maps.kappa, maps.gamma, maps.wcs)
+        name = name or os.path.basename(os.fspath(prefix))
+        return cls(*arrays, z_lens, name=name, source=prefix)
 
     def scale(self, z_source: float) -> float:
         """Scale factor s = D_ls/D_s for a source at ``z_source``; see :func:`distance_ratio`."""
@@ -238,8 +262,10 @@ class LensModel(LensGrid):
         """
         s = self.scale(z_source)
         x, y = self._pixels(ra, dec)
-        return (_as_output(s * self._sample(self.alpha_x, x, y)),
-                _as_output(s * self._sample(self.alpha_y, x, y)))
+        return (
+            _as_output(s * self._sample(self.alpha_x, x, y)),
+            _as_output(s * self._sample(self.alpha_y, x, y)),
+        )
 
     def convergence(self, ra, dec, z_source: float):
         """Convergence kappa (dimensionless) at ``ra``, ``dec`` (deg) for ``z_source``."""
@@ -336,5 +362,7 @@ class LensModel(LensGrid):
 
     def __repr__(self) -> str:
         ny, nx = self.shape
-        return (f"LensModel(name={self.name!r}, z_lens={self.z_lens}, shape=({ny}, {nx}), "
-                f"pixel_scales={tuple(np.round(self.pixel_scales, 4))} arcsec)")
+        return (
+            f"LensModel(name={self.name!r}, z_lens={self.z_lens}, shape=({ny}, {nx}), "
+            f"pixel_scales={tuple(np.round(self.pixel_scales, 4))} arcsec)"
+        )

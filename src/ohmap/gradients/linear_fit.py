@@ -82,6 +82,27 @@ class LinearFit:
     method: str
     samples: np.ndarray = field(repr=False, default_factory=lambda: np.empty((0, 3)))
 
+    @classmethod
+    def unfitted(cls, n: int, radius_range, reason: str, sigma_int_fixed, method: str):
+        """The result for points that admit no line: NaN parameters, flagged with the reason."""
+        nan3 = np.full(3, np.nan)
+        return cls(
+            np.nan,
+            np.nan,
+            nan3,
+            np.nan,
+            np.nan,
+            nan3.copy(),
+            np.nan,
+            nan3.copy(),
+            sigma_int_fixed,
+            n,
+            radius_range,
+            True,
+            reason,
+            method,
+        )
+
 
 def _as_rng(rng_or_seed, key=()) -> np.random.Generator:
     if isinstance(rng_or_seed, np.random.Generator):
@@ -96,18 +117,18 @@ def _conditional_lines(r, y, sigma, s):
     ``r0 = mean(r)``): returns ``(a0, b, var_a0, var_b, cov_a0b, log_evidence)`` per ``s``,
     where ``a0`` is the value at ``r0`` and ``log_evidence`` is ln p(y | s) with ``a, b``
     integrated over flat priors (up to a constant)."""
-    v = sigma[None, :] ** 2 + s[:, None] ** 2          # (n_s, n)
+    v = sigma[None, :] ** 2 + s[:, None] ** 2  # (n_s, n)
     w = 1.0 / v
     sw = w.sum(axis=1)
     swx = (w * r).sum(axis=1)
     swxx = (w * r * r).sum(axis=1)
     swy = (w * y).sum(axis=1)
     swxy = (w * r * y).sum(axis=1)
-    det = sw * swxx - swx ** 2
+    det = sw * swxx - swx**2
     b = (sw * swxy - swx * swy) / det
     a0 = (swxx * swy - swx * swxy) / det
     resid = y[None, :] - a0[:, None] - b[:, None] * r[None, :]
-    chi2 = (w * resid ** 2).sum(axis=1)
+    chi2 = (w * resid**2).sum(axis=1)
     log_ev = -0.5 * np.log(v).sum(axis=1) - 0.5 * np.log(det) - 0.5 * chi2
     return a0, b, swxx / det, sw / det, -swx / det, log_ev
 
@@ -159,11 +180,21 @@ def _sigma_grid(r, y, sigma, s_max):
     return np.linspace(lo, hi, _GRID_FINE + 1)
 
 
-def fit_linear_with_scatter(r, y, sigma, rng_or_seed, *, fix_sigma_int: float | None = None,
-                            sigma_int_max: float = 1.0, min_points: int = 5,
-                            min_radius_range: float = 0.5, method: str = "analytic",
-                            n_samples: int = 4000, sampler_settings: SamplerSettings | None = None,
-                            key: tuple = ()) -> LinearFit:
+def fit_linear_with_scatter(
+    r,
+    y,
+    sigma,
+    rng_or_seed,
+    *,
+    fix_sigma_int: float | None = None,
+    sigma_int_max: float = 1.0,
+    min_points: int = 5,
+    min_radius_range: float = 0.5,
+    method: str = "analytic",
+    n_samples: int = 4000,
+    sampler_settings: SamplerSettings | None = None,
+    key: tuple = (),
+) -> LinearFit:
     """Fit ``y = a + b r`` to points with errors, admitting an intrinsic scatter about the line.
 
     Model: ``y_i ~ Normal(a + b r_i, sigma_i^2 + sigma_int^2)``, independent. Priors: flat on
@@ -239,6 +270,54 @@ def fit_linear_with_scatter(r, y, sigma, rng_or_seed, *, fix_sigma_int: float | 
     """
     if method not in ("analytic", "emcee"):
         raise ValueError(f"method {method!r} is not 'analytic' or 'emcee'")
+    r, y, sigma = _usable_points(r, y, sigma, fix_sigma_int, sigma_int_max)
+    n = len(r)
+    rng_range = (float(r.min()), float(r.max())) if n else (np.nan, np.nan)
+    reasons = []
+    if n < min_points:
+        reasons.append("too_few_points")
+    if not (n and rng_range[1] - rng_range[0] >= min_radius_range):
+        reasons.append("small_radius_range")
+    if n < 3 or len(np.unique(r)) < 2:
+        return LinearFit.unfitted(
+            n, rng_range, ",".join(reasons + ["no_fit"]), fix_sigma_int, method
+        )
+    rng = _as_rng(rng_or_seed, key)
+    r0 = float(np.mean(r))
+    x = r - r0
+
+    if method == "analytic":
+        icpt_p, slope_p, sig_p, samples = _analytic_line(
+            x, y, sigma, r0, rng, fix_sigma_int, sigma_int_max, n_samples
+        )
+    else:
+        samples = _emcee_line(x, y, sigma, rng, fix_sigma_int, sigma_int_max, sampler_settings)
+        samples[:, 0] -= samples[:, 1] * r0
+        icpt_p, slope_p, sig_p = (np.percentile(samples[:, j], PERCENTILES) for j in range(3))
+
+    if fix_sigma_int is None and sig_p[2] > 0.9 * sigma_int_max:
+        reasons.append("sigma_int_at_prior_bound")
+    return LinearFit(
+        slope=float(slope_p[1]),
+        slope_err=0.5 * float(slope_p[2] - slope_p[0]),
+        slope_percentiles=np.asarray(slope_p, float),
+        intercept=float(icpt_p[1]),
+        intercept_err=0.5 * float(icpt_p[2] - icpt_p[0]),
+        intercept_percentiles=np.asarray(icpt_p, float),
+        sigma_int=float(sig_p[1]),
+        sigma_int_percentiles=np.asarray(sig_p, float),
+        sigma_int_fixed=None if fix_sigma_int is None else float(fix_sigma_int),
+        n=n,
+        radius_range=rng_range,
+        flag=bool(reasons),
+        reason=",".join(reasons),
+        method=method,
+        samples=samples,
+    )
+
+
+def _usable_points(r, y, sigma, fix_sigma_int, sigma_int_max):
+    """The points with finite values and a positive error, after checking the arguments."""
     r = np.asarray(r, dtype=float).ravel()
     y = np.asarray(y, dtype=float).ravel()
     sigma = np.asarray(sigma, dtype=float).ravel()
@@ -249,65 +328,44 @@ def fit_linear_with_scatter(r, y, sigma, rng_or_seed, *, fix_sigma_int: float | 
     if not sigma_int_max > 0:
         raise ValueError(f"sigma_int_max = {sigma_int_max} must be > 0")
     ok = np.isfinite(r) & np.isfinite(y) & np.isfinite(sigma) & (sigma > 0)
-    r, y, sigma = r[ok], y[ok], sigma[ok]
-    n = len(r)
-    rng_range = (float(r.min()), float(r.max())) if n else (np.nan, np.nan)
-    reasons = []
-    if n < min_points:
-        reasons.append("too_few_points")
-    if not (n and rng_range[1] - rng_range[0] >= min_radius_range):
-        reasons.append("small_radius_range")
-    nan3 = np.full(3, np.nan)
-    if n < 3 or len(np.unique(r)) < 2:
-        reasons.append("no_fit")
-        return LinearFit(np.nan, np.nan, nan3, np.nan, np.nan, nan3.copy(), np.nan, nan3.copy(),
-                         fix_sigma_int, n, rng_range, True, ",".join(reasons), method)
-    rng = _as_rng(rng_or_seed, key)
+    return r[ok], y[ok], sigma[ok]
+
+
+def _analytic_line(x, y, sigma, r0, rng, fix_sigma_int, sigma_int_max, n_samples):
+    """Percentiles of the intercept (at r = 0), slope and intrinsic scatter from the tabulated
+    posterior of ``sigma_int`` and the conditional Gaussians of the line; and ``n_samples``
+    draws of (intercept, slope, sigma_int). ``x`` is the abscissa about ``r0``."""
     qs = np.array(PERCENTILES) / 100.0
-    r0 = float(np.mean(r))
-    x = r - r0
-
-    if method == "analytic":
-        s = (np.array([float(fix_sigma_int)]) if fix_sigma_int is not None
-             else _sigma_grid(x, y, sigma, sigma_int_max))
-        a0, b, va0, vb, cab, lp = _conditional_lines(x, y, sigma, s)
-        # intercept at r = 0 from the one at r0
-        a = a0 - b * r0
-        va = va0 + r0 ** 2 * vb - 2.0 * r0 * cab
-        cov_ab = cab - r0 * vb
-        dens = np.exp(lp - lp.max())
-        wts = dens * _trapezoid_weights(s)
-        wts /= wts.sum()
-        slope_p = _mixture_percentiles(wts, b, np.sqrt(vb), qs)
-        icpt_p = _mixture_percentiles(wts, a, np.sqrt(va), qs)
-        sig_p = _grid_percentiles(s, dens, qs)
-        k = rng.choice(len(s), size=n_samples, p=wts)
-        z = rng.standard_normal((n_samples, 2))
-        sb = np.sqrt(vb[k])
-        rho = cov_ab[k] / (np.sqrt(va[k]) * sb)
-        bs = b[k] + sb * z[:, 0]
-        as_ = a[k] + np.sqrt(va[k]) * (rho * z[:, 0] + np.sqrt(np.clip(1 - rho ** 2, 0, None)) * z[:, 1])
-        samples = np.column_stack([as_, bs, s[k]])
-    else:
-        samples = _emcee_line(x, y, sigma, rng, fix_sigma_int, sigma_int_max, sampler_settings)
-        samples[:, 0] -= samples[:, 1] * r0
-        icpt_p, slope_p, sig_p = (np.percentile(samples[:, j], PERCENTILES) for j in range(3))
-
-    if fix_sigma_int is None and sig_p[2] > 0.9 * sigma_int_max:
-        reasons.append("sigma_int_at_prior_bound")
-    return LinearFit(slope=float(slope_p[1]), slope_err=0.5 * float(slope_p[2] - slope_p[0]),
-                     slope_percentiles=np.asarray(slope_p, float),
-                     intercept=float(icpt_p[1]), intercept_err=0.5 * float(icpt_p[2] - icpt_p[0]),
-                     intercept_percentiles=np.asarray(icpt_p, float),
-                     sigma_int=float(sig_p[1]), sigma_int_percentiles=np.asarray(sig_p, float),
-                     sigma_int_fixed=None if fix_sigma_int is None else float(fix_sigma_int),
-                     n=n, radius_range=rng_range, flag=bool(reasons), reason=",".join(reasons),
-                     method=method, samples=samples)
+    s = (
+        np.array([float(fix_sigma_int)])
+        if fix_sigma_int is not None
+        else _sigma_grid(x, y, sigma, sigma_int_max)
+    )
+    a0, b, va0, vb, cab, lp = _conditional_lines(x, y, sigma, s)
+    # intercept at r = 0 from the one at r0
+    a = a0 - b * r0
+    va = va0 + r0**2 * vb - 2.0 * r0 * cab
+    cov_ab = cab - r0 * vb
+    dens = np.exp(lp - lp.max())
+    wts = dens * _trapezoid_weights(s)
+    wts /= wts.sum()
+    slope_p = _mixture_percentiles(wts, b, np.sqrt(vb), qs)
+    icpt_p = _mixture_percentiles(wts, a, np.sqrt(va), qs)
+    sig_p = _grid_percentiles(s, dens, qs)
+    k = rng.choice(len(s), size=n_samples, p=wts)
+    z = rng.standard_normal((n_samples, 2))
+    sb = np.sqrt(vb[k])
+    rho = cov_ab[k] / (np.sqrt(va[k]) * sb)
+    bs = b[k] + sb * z[:, 0]
+    as_ = a[k] + np.sqrt(va[k]) * (rho * z[:, 0] + np.sqrt(np.clip(1 - rho**2, 0, None)) * z[:, 1])
+    return icpt_p, slope_p, sig_p, np.column_stack([as_, bs, s[k]])
 
 
 def _emcee_line(x, y, sigma, rng, fix_sigma_int, s_max, settings):
     """emcee samples of ``(a0, b, sigma_int)`` (``a0`` at ``x = 0``)."""
-    settings = settings or SamplerSettings(engine="emcee", n_walkers=32, n_steps=4000, n_burn=1000, thin=1)
+    settings = settings or SamplerSettings(
+        engine="emcee", n_walkers=32, n_steps=4000, n_burn=1000, thin=1
+    )
     fixed = fix_sigma_int is not None
 
     def log_prob(theta):
@@ -315,16 +373,22 @@ def _emcee_line(x, y, sigma, rng, fix_sigma_int, s_max, settings):
         s = np.full(len(theta), float(fix_sigma_int)) if fixed else theta[:, 2]
         v = sigma[None, :] ** 2 + s[:, None] ** 2
         resid = y[None, :] - theta[:, :1] - theta[:, 1:2] * x[None, :]
-        lp = -0.5 * (resid ** 2 / v + np.log(v)).sum(axis=1)
+        lp = -0.5 * (resid**2 / v + np.log(v)).sum(axis=1)
         if not fixed:
             lp = np.where((s >= 0) & (s <= s_max), lp, -np.inf)
         return lp
 
-    s_start = float(fix_sigma_int) if fixed else min(0.5 * s_max, max(float(np.std(y)), 1e-3 * s_max))
+    s_start = (
+        float(fix_sigma_int) if fixed else min(0.5 * s_max, max(float(np.std(y)), 1e-3 * s_max))
+    )
     a0, b, va, vb, _, _ = _conditional_lines(x, y, sigma, np.array([s_start]))
     nw = settings.n_walkers
-    init = np.column_stack([a0[0] + np.sqrt(va[0]) * rng.standard_normal(nw),
-                            b[0] + np.sqrt(vb[0]) * rng.standard_normal(nw)])
+    init = np.column_stack(
+        [
+            a0[0] + np.sqrt(va[0]) * rng.standard_normal(nw),
+            b[0] + np.sqrt(vb[0]) * rng.standard_normal(nw),
+        ]
+    )
     if not fixed:
         init = np.column_stack([init, rng.uniform(0.05, 0.95, nw) * 2 * s_start])
         init[:, 2] = np.clip(init[:, 2], 1e-6 * s_max, s_max * (1 - 1e-6))

@@ -28,6 +28,7 @@ Conventions
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ from ohmap.inference.nebular import kpc_per_arcsec
 from .lensing import LensModel
 from .sky import tangent_plane_to_sky
 from .source_plane import reference_source_position, stamp_source_offsets
+
+log = logging.getLogger(__name__)
 
 _FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 
@@ -185,8 +188,14 @@ class SourceMorphology:
         }
 
 
-def select_galaxy_pixels(image, x_gal: float, y_gal: float, threshold: float = 0.05,
-                         max_distance_pixels: float = 10.0, where: str | None = None):
+def select_galaxy_pixels(
+    image,
+    x_gal: float,
+    y_gal: float,
+    threshold: float = 0.05,
+    max_distance_pixels: float = 10.0,
+    where: str | None = None,
+):
     """Pixels belonging to the galaxy: above ``threshold`` x its peak and connected to it.
 
     Two passes: (1) pixels above ``threshold`` times the stamp maximum are grouped into
@@ -224,8 +233,11 @@ def select_galaxy_pixels(image, x_gal: float, y_gal: float, threshold: float = 0
         raise ValueError(f"threshold must be in (0, 1), got {threshold}")
     valid = np.isfinite(image) & (image > 0)
     if not valid.any():
-        raise InputError(where, "the map has no pixel with a finite, positive value "
-                         "(no usable pixel for the morphology fit)")
+        raise InputError(
+            where,
+            "the map has no pixel with a finite, positive value "
+            "(no usable pixel for the morphology fit)",
+        )
     ny, nx = image.shape
     yy, xx = np.mgrid[0:ny, 0:nx]
 
@@ -245,9 +257,12 @@ def select_galaxy_pixels(image, x_gal: float, y_gal: float, threshold: float = 0
     peak = np.max(image[valid])
     first = island(valid & (image >= threshold * peak))
     if first is None:
-        raise InputError(where, f"no pixel above {threshold:g} of the peak lies within "
-                         f"{max_distance_pixels:g} pixels of the galaxy position "
-                         f"(x={x_gal:.1f}, y={y_gal:.1f}); no usable pixel")
+        raise InputError(
+            where,
+            f"no pixel above {threshold:g} of the peak lies within "
+            f"{max_distance_pixels:g} pixels of the galaxy position "
+            f"(x={x_gal:.1f}, y={y_gal:.1f}); no usable pixel",
+        )
     peak_local = np.max(image[first])
     kpeak = np.unravel_index(np.argmax(np.where(first, image, -np.inf)), image.shape)
     labels, _ = label(valid & (image >= threshold * peak_local), structure=_EIGHT)
@@ -321,11 +336,21 @@ def _pixel_jacobians(dx, dy):
     return jac
 
 
-def fit_source_morphology(mass_map, wcs: WCS, lens: LensModel, z_source: float, ra0: float,
-                          dec0: float, *, threshold: float = 0.05,
-                          psf_fwhm_arcsec: float = 0.0, pixel_integration: bool = True,
-                          pixels_per_beam: float = 1.0, galaxy: str | None = None,
-                          source: str | os.PathLike | None = None) -> SourceMorphology:
+def fit_source_morphology(
+    mass_map,
+    wcs: WCS,
+    lens: LensModel,
+    z_source: float,
+    ra0: float,
+    dec0: float,
+    *,
+    threshold: float = 0.05,
+    psf_fwhm_arcsec: float = 0.0,
+    pixel_integration: bool = True,
+    pixels_per_beam: float = 1.0,
+    galaxy: str | None = None,
+    source: str | os.PathLike | None = None,
+) -> SourceMorphology:
     """Fit a 2D elliptical Gaussian to a surface-density map in the source plane.
 
     Every pixel of the image-plane ``mass_map`` is ray-traced to the source plane
@@ -411,8 +436,7 @@ def fit_source_morphology(mass_map, wcs: WCS, lens: LensModel, z_source: float, 
         Naming ``source`` (or ``galaxy``) when the map has no usable pixel, the galaxy
         position is off the stamp's islands, fewer than 7 pixels remain, or the fit fails.
     """
-    where = os.fspath(source) if source is not None else (
-        f"galaxy {galaxy}" if galaxy else None)
+    where = os.fspath(source) if source is not None else (f"galaxy {galaxy}" if galaxy else None)
     image = np.asarray(mass_map, dtype=float)
     if image.ndim != 2:
         raise InputError(where, f"the mass map must be 2D, got shape {image.shape}")
@@ -424,8 +448,11 @@ def fit_source_morphology(mass_map, wcs: WCS, lens: LensModel, z_source: float, 
     mask &= np.isfinite(mu) & np.isfinite(dx) & np.isfinite(dy)
     n = int(mask.sum())
     if n < 7:
-        raise InputError(where, f"only {n} usable pixel(s) above {threshold:g} of the peak; "
-                         "at least 7 are needed to fit an elliptical Gaussian")
+        raise InputError(
+            where,
+            f"only {n} usable pixel(s) above {threshold:g} of the peak; "
+            "at least 7 are needed to fit an elliptical Gaussian",
+        )
 
     pix_area = float(np.prod(proj_plane_pixel_scales(wcs) * 3600.0))  # arcsec^2
     area = pix_area / mu[mask]  # source-plane arcsec^2 per pixel
@@ -434,6 +461,64 @@ def fit_source_morphology(mass_map, wcs: WCS, lens: LensModel, z_source: float, 
     data = image[mask] / peak
     sx, sy = dx[mask], dy[mask]
     extra = _footprint_moments(dx, dy, mask, wcs, pixel_integration, psf_fwhm_arcsec)
+    res = _fit_gaussian(data, w, sx, sy, extra, where)
+    p = res.x
+    red, cov_p = _scaled_covariance(res, n, pixels_per_beam)
+    m = _morphology(p, cov_p, red, n, peak, lens, z_source, ra0, dec0, galaxy, threshold)
+    log.info(
+        "galaxy %s (lens model %s): centre (%+.3f, %+.3f) arcsec E, N of the traced position; "
+        "q = %.2f +- %.2f; major axis %.1f +- %.1f deg E of N; inclination %.1f deg; %d pixels",
+        m.galaxy,
+        m.lens_model,
+        m.x0,
+        m.y0,
+        m.axis_ratio,
+        m.axis_ratio_err,
+        m.pa_deg,
+        m.pa_err_deg,
+        m.inclination_deg,
+        m.n_pixels,
+    )
+    return m
+
+
+def _morphology(p, cov_p, red, n, peak, lens, z_source, ra0, dec0, galaxy, threshold):
+    """The fitted parameters and their covariance as a :class:`SourceMorphology`."""
+    perr = np.sqrt(np.clip(np.diag(cov_p), 0.0, None))
+    major, minor, q, pa, inc = _derived(p)
+    dmajor, dminor, dq, dpa, dinc = _derived_errors(p, cov_p)
+    ra_ref, dec_ref = reference_source_position(lens, z_source, ra0, dec0)
+    return SourceMorphology(
+        x0=float(p[1]),
+        y0=float(p[2]),
+        sigma_major=major,
+        sigma_minor=minor,
+        pa_deg=pa,
+        z_source=float(z_source),
+        x0_err=float(perr[1]),
+        y0_err=float(perr[2]),
+        sigma_major_err=float(dmajor),
+        sigma_minor_err=float(dminor),
+        axis_ratio_err=float(dq),
+        pa_err_deg=float(dpa),
+        inclination_err_deg=float(dinc),
+        amplitude=float(p[0] * peak),
+        amplitude_err=float(perr[0] * peak),
+        ra_ref=ra_ref,
+        dec_ref=dec_ref,
+        ra0=float(ra0),
+        dec0=float(dec0),
+        galaxy="" if galaxy is None else str(galaxy),
+        lens_model=str(lens.name),
+        n_pixels=n,
+        reduced_chi2=red,
+        threshold=float(threshold),
+    )
+
+
+def _fit_gaussian(data, w, sx, sy, extra, where):
+    """Levenberg-Marquardt fit of the pixel-averaged Gaussian to the samples, weighted by the
+    source-plane area ``w`` of each, from their moments."""
     p0 = _moment_start(w * data, sx, sy)
     sqw = np.sqrt(w)
 
@@ -446,22 +531,7 @@ def fit_source_morphology(mass_map, wcs: WCS, lens: LensModel, z_source: float, 
         raise InputError(where, f"the elliptical-Gaussian fit failed: {exc}") from exc
     if not res.success or not np.all(np.isfinite(res.x)):
         raise InputError(where, f"the elliptical-Gaussian fit did not converge: {res.message}")
-    p = res.x
-    red, cov_p = _scaled_covariance(res, n, pixels_per_beam)
-    perr = np.sqrt(np.clip(np.diag(cov_p), 0.0, None))
-    major, minor, q, pa, inc = _derived(p)
-    dmajor, dminor, dq, dpa, dinc = _derived_errors(p, cov_p)
-    ra_ref, dec_ref = reference_source_position(lens, z_source, ra0, dec0)
-    return SourceMorphology(
-        x0=float(p[1]), y0=float(p[2]), sigma_major=major, sigma_minor=minor, pa_deg=pa,
-        z_source=float(z_source), x0_err=float(perr[1]), y0_err=float(perr[2]),
-        sigma_major_err=float(dmajor), sigma_minor_err=float(dminor),
-        axis_ratio_err=float(dq), pa_err_deg=float(dpa), inclination_err_deg=float(dinc),
-        amplitude=float(p[0] * peak), amplitude_err=float(perr[0] * peak),
-        ra_ref=ra_ref, dec_ref=dec_ref, ra0=float(ra0), dec0=float(dec0),
-        galaxy="" if galaxy is None else str(galaxy), lens_model=str(lens.name),
-        n_pixels=n, reduced_chi2=red, threshold=float(threshold),
-    )
+    return res
 
 
 def _footprint_moments(dx, dy, mask, wcs, pixel_integration: bool, psf_fwhm_arcsec: float):

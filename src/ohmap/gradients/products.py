@@ -1,5 +1,4 @@
-"""Products of the morphology step: the source-plane morphology table (ECSV) and radius maps (FITS).
-"""
+"""Products of the morphology step: the source-plane morphology table (ECSV) and radius maps (FITS)."""
 
 from __future__ import annotations
 
@@ -10,6 +9,7 @@ import numpy as np
 from astropy import units as u
 from astropy.io import fits
 from astropy.table import Table
+from astropy.wcs import WCS
 
 from ohmap.errors import InputError
 from ohmap.io.atomic import write_fits_atomic, write_table_atomic
@@ -37,8 +37,11 @@ _COLUMNS = {
     "axis_ratio_err": ("axis_ratio_err", u.dimensionless_unscaled, "1-sigma error of q"),
     "pa": ("pa_deg", u.deg, "major-axis position angle, east of north, [0, 180)"),
     "pa_err": ("pa_err_deg", u.deg, "1-sigma error of pa"),
-    "inclination": ("inclination_deg", u.deg, "thin-disk inclination arccos(q), no thickness "
-                    "correction"),
+    "inclination": (
+        "inclination_deg",
+        u.deg,
+        "thin-disk inclination arccos(q), no thickness correction",
+    ),
     "inclination_err": ("inclination_err_deg", u.deg, "1-sigma error"),
     "amplitude": ("amplitude", None, "peak of the fitted Gaussian, units of the map"),
     "amplitude_err": ("amplitude_err", None, "1-sigma error"),
@@ -47,14 +50,21 @@ _COLUMNS = {
     "ra0": ("ra0", u.deg, "image-plane RA of the reference point"),
     "dec0": ("dec0", u.deg, "image-plane Dec of the reference point"),
     "n_pixels": ("n_pixels", None, "image pixels used in the fit"),
-    "reduced_chi2": ("reduced_chi2", u.dimensionless_unscaled, "weighted residual variance "
-                     "(peak-normalised map)"),
+    "reduced_chi2": (
+        "reduced_chi2",
+        u.dimensionless_unscaled,
+        "weighted residual variance (peak-normalised map)",
+    ),
     "threshold": ("threshold", u.dimensionless_unscaled, "fraction of the peak used"),
 }
 
 
-def write_morphology(path, morphology: SourceMorphology, amplitude_unit: str | None = "Msun/kpc2",
-                     meta: dict | None = None):
+def write_morphology(
+    path,
+    morphology: SourceMorphology,
+    amplitude_unit: str | None = "Msun/kpc2",
+    meta: dict | None = None,
+):
     """Write a morphology as a one-row ECSV table with units, atomically.
 
     Parameters
@@ -83,11 +93,15 @@ def write_morphology(path, morphology: SourceMorphology, amplitude_unit: str | N
     table.meta["galaxy"] = morphology.galaxy
     table.meta["lens_model"] = morphology.lens_model
     table.meta["z_source"] = float(morphology.z_source)
-    table.meta["method"] = ("2D elliptical Gaussian fitted in the source plane to the "
-                            "ray-traced surface-density map, samples weighted by source-plane "
-                            "area (pixel area / |mu|); ohmap.morphology")
-    table.meta["offsets"] = ("arcsec east (x) and north (y) of the source-plane position of "
-                             "(ra0, dec0), i.e. of (ra_ref, dec_ref)")
+    table.meta["method"] = (
+        "2D elliptical Gaussian fitted in the source plane to the "
+        "ray-traced surface-density map, samples weighted by source-plane "
+        "area (pixel area / |mu|); ohmap.morphology"
+    )
+    table.meta["offsets"] = (
+        "arcsec east (x) and north (y) of the source-plane position of "
+        "(ra0, dec0), i.e. of (ra_ref, dec_ref)"
+    )
     table.meta["uncertainties"] = "least-squares covariance scaled by the reduced chi-square"
     if meta:
         table.meta.update(meta)
@@ -177,11 +191,20 @@ def read_radius_map(path) -> RadiusMap:
             if missing:
                 raise InputError(path, f"missing extension(s) {missing}")
             header = hdul[0].header.copy()
-            radius, sdx, sdy = (np.array(hdul[e].data, dtype=float)
-                                for e in ("RADIUS", "SRC_DX", "SRC_DY"))
+            radius, sdx, sdy = (
+                np.array(hdul[e].data, dtype=float) for e in ("RADIUS", "SRC_DX", "SRC_DY")
+            )
     except OSError as exc:
         raise InputError(path, f"cannot read the radius map: {exc}") from exc
     if not (radius.shape == sdx.shape == sdy.shape):
-        raise InputError(path, f"extension shapes differ: {radius.shape}, {sdx.shape}, "
-                         f"{sdy.shape}")
+        raise InputError(path, f"extension shapes differ: {radius.shape}, {sdx.shape}, {sdy.shape}")
     return RadiusMap(radius, sdx, sdy, header)
+
+
+def read_mass_map(path):
+    """A stellar-mass surface-density map (the sample sheet's ``mass_map``): its image (primary
+    HDU, as float) and celestial WCS."""
+    with fits.open(path) as hdul:
+        image = hdul[0].data.astype(float)
+        wcs = WCS(hdul[0].header).celestial
+    return image, wcs

@@ -75,12 +75,27 @@ def _make_annulus(idx, shape, r, f, e, r_inner, r_outer):
     wpos = np.clip(f[idx], 0.0, None)
     r_mean = float(np.average(r[idx], weights=wpos)) if wpos.sum() > 0 else float(r[idx].mean())
     r_mean = min(max(r_mean, float(r[idx].min())), float(r[idx].max()))  # rounding
-    return Annulus(np.asarray(idx, dtype=int), tuple(shape), float(r_inner), float(r_outer), r_mean,
-                   flux, error, flux / error if error > 0 else np.nan)
+    return Annulus(
+        np.asarray(idx, dtype=int),
+        tuple(shape),
+        float(r_inner),
+        float(r_outer),
+        r_mean,
+        flux,
+        error,
+        flux / error if error > 0 else np.nan,
+    )
 
 
-def radial_annuli(radius_kpc_map, snr_line_flux, snr_line_error, valid_mask, min_snr: float = 15.0,
-                  min_width_kpc: float = 0.0, max_radius_kpc: float | None = None) -> list[Annulus]:
+def radial_annuli(
+    radius_kpc_map,
+    snr_line_flux,
+    snr_line_error,
+    valid_mask,
+    min_snr: float = 15.0,
+    min_width_kpc: float = 0.0,
+    max_radius_kpc: float | None = None,
+) -> list[Annulus]:
     """Group spaxels into annuli of de-projected radius, each reaching S/N >= ``min_snr``.
 
     Starting at r = 0, spaxels are added in order of increasing radius to the current
@@ -141,10 +156,10 @@ def radial_annuli(radius_kpc_map, snr_line_flux, snr_line_error, valid_mask, min
     rs, fs, vs = r[idx], f[idx], e[idx] ** 2
     n = len(idx)
     # group boundaries: positions where the radius changes (ties are not split)
-    ends = np.flatnonzero(np.diff(rs) > 0) + 1           # a group may end before these positions
+    ends = np.flatnonzero(np.diff(rs) > 0) + 1  # a group may end before these positions
     ends = np.append(ends, n)
 
-    annuli: list[tuple[int, int, float]] = []           # (start, stop, r_inner)
+    annuli: list[tuple[int, int, float]] = []  # (start, stop, r_inner)
     start, r_inner = 0, 0.0
     cf = np.concatenate([[0.0], np.cumsum(fs)])
     cv = np.concatenate([[0.0], np.cumsum(vs)])
@@ -165,8 +180,12 @@ def radial_annuli(radius_kpc_map, snr_line_flux, snr_line_error, valid_mask, min
             else:
                 log.debug("dropped %d outer spaxels that reach no S/N %.1f", n - start, min_snr)
         else:
-            log.info("all %d spaxels together reach S/N %.1f < %.1f: no annulus", n,
-                     (cf[n] / np.sqrt(cv[n])) if n else 0.0, min_snr)
+            log.info(
+                "all %d spaxels together reach S/N %.1f < %.1f: no annulus",
+                n,
+                (cf[n] / np.sqrt(cv[n])) if n else 0.0,
+                min_snr,
+            )
     out = []
     for s0, s1, rin in annuli:
         out.append(_make_annulus(idx[s0:s1], shape, r, f, e, rin, rs[s1 - 1]))
@@ -204,13 +223,22 @@ def annulus_fluxes(line_fluxes: dict, annuli, lines=None):
             fi, ei = fm[ann.indices], em[ann.indices]
             if len(fi) and np.all(np.isfinite(fi) & np.isfinite(ei) & (ei > 0)):
                 flux[k, j] = fi.sum()
-                error[k, j] = np.sqrt((ei ** 2).sum())
+                error[k, j] = np.sqrt((ei**2).sum())
     return flux, error
 
 
-def radial_annulus_gradient(annulus_fits, radii, rng_or_seed=0, *, fix_sigma_int: float | None = 0.0,
-                            limits=None, exclude_limits: bool = True, key: tuple = (),
-                            min_points: int = 3, **fit_kwargs) -> GradientResult:
+def radial_annulus_gradient(
+    annulus_fits,
+    radii,
+    rng_or_seed=0,
+    *,
+    fix_sigma_int: float | None = 0.0,
+    limits=None,
+    exclude_limits: bool = True,
+    key: tuple = (),
+    min_points: int = 3,
+    **fit_kwargs,
+) -> GradientResult:
     """Metallicity gradient from radial annuli.
 
     Parameters
@@ -244,7 +272,9 @@ def radial_annulus_gradient(annulus_fits, radii, rng_or_seed=0, *, fix_sigma_int
     GradientResult
     """
     if len(annulus_fits) and hasattr(annulus_fits[0], "summary"):
-        pct = np.array([[fit.summary["oh12"][q] for q in ("p16", "p50", "p84")] for fit in annulus_fits])
+        pct = np.array(
+            [[fit.summary["oh12"][q] for q in ("p16", "p50", "p84")] for fit in annulus_fits]
+        )
         lim = np.array([bool(fit.summary["oh12"].get("limit", "")) for fit in annulus_fits])
     else:
         pct = np.asarray(annulus_fits, dtype=float).reshape(-1, 3)
@@ -254,9 +284,19 @@ def radial_annulus_gradient(annulus_fits, radii, rng_or_seed=0, *, fix_sigma_int
     else:
         rad = np.asarray(radii, dtype=float).ravel()
     if not (len(rad) == len(pct) == len(lim)):
-        raise ValueError(f"{len(pct)} annulus fits, {len(rad)} radii and {len(lim)} limit flags differ")
+        raise ValueError(
+            f"{len(pct)} annulus fits, {len(rad)} radii and {len(lim)} limit flags differ"
+        )
     use = ~lim if exclude_limits else np.ones(len(pct), bool)
     err = conservative_error(pct[:, 0], pct[:, 1], pct[:, 2])
-    fit = fit_linear_with_scatter(rad[use], pct[use, 1], err[use], rng_or_seed, fix_sigma_int=fix_sigma_int,
-                                  min_points=min_points, key=("radial_annulus", *key), **fit_kwargs)
+    fit = fit_linear_with_scatter(
+        rad[use],
+        pct[use, 1],
+        err[use],
+        rng_or_seed,
+        fix_sigma_int=fix_sigma_int,
+        min_points=min_points,
+        key=("radial_annulus", *key),
+        **fit_kwargs,
+    )
     return GradientResult.from_fit("radial_annulus", fit)

@@ -71,9 +71,17 @@ def deprojected_radius(dx, dy, morphology: SourceMorphology, z_source: float | N
     return r[()] if np.ndim(r) == 0 else r
 
 
-def radius_map(lens: LensModel, z_source: float, ra0: float, dec0: float, frame_pa_x_deg: float,
-               pixel_arcsec: float, shape, morphology: SourceMorphology,
-               supersample: int = 1) -> RadiusMap:
+def radius_map(
+    lens: LensModel,
+    z_source: float,
+    ra0: float,
+    dec0: float,
+    frame_pa_x_deg: float,
+    pixel_arcsec: float,
+    shape,
+    morphology: SourceMorphology,
+    supersample: int = 1,
+) -> RadiusMap:
     """Deprojected radius (kpc) of every pixel of a map frame centred on (ra0, dec0).
 
     Parameters
@@ -100,12 +108,21 @@ def radius_map(lens: LensModel, z_source: float, ra0: float, dec0: float, frame_
         ref = (morphology.ra_ref, morphology.dec_ref)
     else:
         ref = None
-    dx, dy = frame_source_offsets(lens, z_source, ra0, dec0, frame_pa_x_deg, pixel_arcsec,
-                                  shape, source_reference=ref)
+    dx, dy = frame_source_offsets(
+        lens, z_source, ra0, dec0, frame_pa_x_deg, pixel_arcsec, shape, source_reference=ref
+    )
     if int(supersample) > 1:
-        sdx, sdy = frame_source_offsets(lens, z_source, ra0, dec0, frame_pa_x_deg,
-                                        pixel_arcsec, shape, source_reference=ref,
-                                        supersample=supersample)
+        sdx, sdy = frame_source_offsets(
+            lens,
+            z_source,
+            ra0,
+            dec0,
+            frame_pa_x_deg,
+            pixel_arcsec,
+            shape,
+            source_reference=ref,
+            supersample=supersample,
+        )
         radius = deprojected_radius(sdx, sdy, morphology, z_source).mean(axis=-1)
     else:
         radius = deprojected_radius(dx, dy, morphology, z_source)
@@ -139,14 +156,37 @@ def stacked_map_radii(lens, morphology, galaxy: dict, header, shape, bin_pixels:
     pixel = float(header["PIXSCALE"])
     frame_pa = float(header["PA_X"])
     out = {}
-    for kind, scale, grid in (("pixels", pixel, shape),
-                              ("spaxels", pixel * bin_pixels, (shape[0] // bin_pixels, shape[1] // bin_pixels))):
-        radius = radius_map(lens, z, galaxy["ra_deg"], galaxy["dec_deg"], frame_pa, scale, grid, morphology,
-                            supersample=bin_pixels if kind == "spaxels" else 1)
-        cards = {"OBJECT": (gid, "galaxy id"), "REDSHIFT": (z, "catalogue redshift"),
-                 "PA_X": (frame_pa, "[deg] E of N of the map +x axis"), "PIXSCALE": (scale, "[arcsec/pixel]"),
-                 "LENSMOD": (galaxy["lens_model"], "lens model"), "REF_PA": (header["REF_PA"], "reference PA of the grid")}
+    for kind, scale, grid in (
+        ("pixels", pixel, shape),
+        ("spaxels", pixel * bin_pixels, (shape[0] // bin_pixels, shape[1] // bin_pixels)),
+    ):
+        radius = radius_map(
+            lens,
+            z,
+            galaxy["ra_deg"],
+            galaxy["dec_deg"],
+            frame_pa,
+            scale,
+            grid,
+            morphology,
+            supersample=bin_pixels if kind == "spaxels" else 1,
+        )
+        cards = {
+            "OBJECT": (gid, "galaxy id"),
+            "REDSHIFT": (z, "catalogue redshift"),
+            "PA_X": (frame_pa, "[deg] E of N of the map +x axis"),
+            "PIXSCALE": (scale, "[arcsec/pixel]"),
+            "LENSMOD": (galaxy["lens_model"], "lens model"),
+            "REF_PA": (header["REF_PA"], "reference PA of the grid"),
+        }
         out[kind] = (radius, cards | morphology.header_cards())
-        log.info("galaxy %s: radius map %dx%d at %.3f arcsec/pixel, %.2f-%.2f kpc", gid, grid[0], grid[1], scale,
-                 float(radius.radius_kpc.min()), float(radius.radius_kpc.max()))
+        log.info(
+            "galaxy %s: radius map %dx%d at %.3f arcsec/pixel, %.2f-%.2f kpc",
+            gid,
+            grid[0],
+            grid[1],
+            scale,
+            float(radius.radius_kpc.min()),
+            float(radius.radius_kpc.max()),
+        )
     return out

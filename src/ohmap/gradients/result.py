@@ -1,5 +1,4 @@
-"""A metallicity gradient and the table row it is written as (both methods).
-"""
+"""A metallicity gradient and the table row it is written as (both methods)."""
 
 from __future__ import annotations
 
@@ -58,23 +57,51 @@ class GradientResult:
     @classmethod
     def from_fit(cls, method: str, fit: LinearFit) -> "GradientResult":
         sp, ss = fit.slope_percentiles, fit.sigma_int_percentiles
-        return cls(method, fit.slope, fit.slope_err, float(sp[0]), float(sp[1]), float(sp[2]),
-                   fit.intercept, fit.intercept_err, fit.sigma_int, float(ss[0]), float(ss[2]),
-                   fit.sigma_int_fixed, fit.n, float(fit.radius_range[0]), float(fit.radius_range[1]),
-                   fit.flag, fit.reason, fit)
+        return cls(
+            method,
+            fit.slope,
+            fit.slope_err,
+            float(sp[0]),
+            float(sp[1]),
+            float(sp[2]),
+            fit.intercept,
+            fit.intercept_err,
+            fit.sigma_int,
+            float(ss[0]),
+            float(ss[2]),
+            fit.sigma_int_fixed,
+            fit.n,
+            float(fit.radius_range[0]),
+            float(fit.radius_range[1]),
+            fit.flag,
+            fit.reason,
+            fit,
+        )
 
 
 def gradient_row(galaxy: str, result: GradientResult) -> dict:
     """One table row (plain Python values) of a gradient: galaxy, method, slope and error
     (dex/kpc), percentiles, intercept (dex), intrinsic scatter (dex; ``sigma_int_fixed`` NaN
     when fitted), number of points, radius range (kpc), flag and reason."""
-    return dict(galaxy=str(galaxy), method=result.method,
-                slope=float(result.slope), slope_err=float(result.slope_err),
-                slope_p16=float(result.slope_p16), slope_p50=float(result.slope_p50),
-                slope_p84=float(result.slope_p84),
-                intercept=float(result.intercept), intercept_err=float(result.intercept_err),
-                sigma_int=float(result.sigma_int), sigma_int_p16=float(result.sigma_int_p16),
-                sigma_int_p84=float(result.sigma_int_p84),
-                sigma_int_fixed=float("nan") if result.sigma_int_fixed is None else float(result.sigma_int_fixed),
-                n=int(result.n), r_min_kpc=float(result.r_min_kpc), r_max_kpc=float(result.r_max_kpc),
-                flag=bool(result.flag), reason=str(result.reason))
+    return dict(
+        galaxy=str(galaxy),
+        method=result.method,
+        slope=float(result.slope),
+        slope_err=float(result.slope_err),
+        slope_p16=float(result.slope_p16),
+        slope_p50=float(result.slope_p50),
+        slope_p84=float(result.slope_p84),
+        intercept=float(result.intercept),
+        intercept_err=float(result.intercept_err),
+        sigma_int=float(result.sigma_int),
+        sigma_int_p16=float(result.sigma_int_p16),
+        sigma_int_p84=float(result.sigma_int_p84),
+        sigma_int_fixed=float("nan")
+        if result.sigma_int_fixed is None
+        else float(result.sigma_int_fixed),
+        n=int(result.n),
+        r_min_kpc=float(result.r_min_kpc),
+        r_max_kpc=float(result.r_max_kpc),
+        flag=bool(result.flag),
+        reason=str(result.reason),
+    )

@@ -18,8 +18,9 @@ def reference_source_position(lens: LensModel, z_source: float, ra0: float, dec0
     return float(ra_ref), float(dec_ref)
 
 
-def stamp_source_offsets(lens: LensModel, wcs: WCS, shape, z_source: float, ra0: float,
-                         dec0: float):
+def stamp_source_offsets(
+    lens: LensModel, wcs: WCS, shape, z_source: float, ra0: float, dec0: float
+):
     """Source-plane offsets and magnification of every pixel centre of an image-plane stamp.
 
     Parameters
@@ -59,9 +60,17 @@ def stamp_source_offsets(lens: LensModel, wcs: WCS, shape, z_source: float, ra0:
     return np.asarray(dx, float), np.asarray(dy, float), np.asarray(mu, float)
 
 
-def frame_source_offsets(lens: LensModel, z_source: float, ra0: float, dec0: float,
-                         frame_pa_x_deg: float, pixel_arcsec: float, shape,
-                         source_reference=None, supersample: int = 1):
+def frame_source_offsets(
+    lens: LensModel,
+    z_source: float,
+    ra0: float,
+    dec0: float,
+    frame_pa_x_deg: float,
+    pixel_arcsec: float,
+    shape,
+    source_reference=None,
+    supersample: int = 1,
+):
     """Source-plane offsets of the pixel centres of a map frame centred on (ra0, dec0).
 
     Parameters

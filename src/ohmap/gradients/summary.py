@@ -20,22 +20,36 @@ def gradient_summary(gradients, morphologies) -> Table:
     """
     rows = []
     for g, m in zip(gradients, morphologies):
-        one = {"galaxy_id": g.meta["galaxy"], "redshift": g.meta["redshift"],
-               "n_fitted_spaxels": int(g["n_fitted_spaxels"][0]), "kept": bool(g["kept"][0]),
-               "agn_candidate": bool(g["agn_candidate"][0]), "axis_ratio": m.axis_ratio, "axis_ratio_err": m.axis_ratio_err,
-               "major_axis_pa_deg": m.pa_deg, "inclination_deg": m.inclination_deg}
+        one = {
+            "galaxy_id": g.meta["galaxy"],
+            "redshift": g.meta["redshift"],
+            "n_fitted_spaxels": int(g["n_fitted_spaxels"][0]),
+            "kept": bool(g["kept"][0]),
+            "agn_candidate": bool(g["agn_candidate"][0]),
+            "axis_ratio": m.axis_ratio,
+            "axis_ratio_err": m.axis_ratio_err,
+            "major_axis_pa_deg": m.pa_deg,
+            "inclination_deg": m.inclination_deg,
+        }
         for r in g:
             prefix = "spaxel" if r["method"] == "individual_spaxel" else "annulus"
-            one |= {f"{prefix}_slope": r["slope"], f"{prefix}_slope_err": r["slope_err"], f"{prefix}_n": int(r["n"]),
-                    f"{prefix}_flag": bool(r["flag"]), f"{prefix}_reason": str(r["reason"])}
+            one |= {
+                f"{prefix}_slope": r["slope"],
+                f"{prefix}_slope_err": r["slope_err"],
+                f"{prefix}_n": int(r["n"]),
+                f"{prefix}_flag": bool(r["flag"]),
+                f"{prefix}_reason": str(r["reason"]),
+            }
         rows.append(one)
     table = Table(rows=rows)
     for col in ("spaxel_slope", "spaxel_slope_err", "annulus_slope", "annulus_slope_err"):
         table[col].unit = "dex/kpc"
     table["major_axis_pa_deg"].unit = table["inclination_deg"].unit = "deg"
-    table.meta["description"] = ("Metallicity gradients (Sect. 6.1): individual-spaxel and radial-annulus methods; "
-                                 "kept = enough fitted spaxels for a trustworthy map; agn_candidate flagged, not "
-                                 "dropped; source-plane axis ratio, major-axis PA and inclination.")
+    table.meta["description"] = (
+        "Metallicity gradients (Sect. 6.1): individual-spaxel and radial-annulus methods; "
+        "kept = enough fitted spaxels for a trustworthy map; agn_candidate flagged, not "
+        "dropped; source-plane axis ratio, major-axis PA and inclination."
+    )
     return table
 
 
@@ -48,18 +62,35 @@ def _cell(value, error, flag):
 
 def gradient_summary_latex(table) -> str:
     """Table 5 as a LaTeX tabular; flagged fits marked, galaxies left out noted."""
-    lines = ["\\begin{tabular}{lcccc}", "\\hline",
-             "ID & $z$ & individual spaxels & radial annuli & notes \\\\",
-             " & & (dex kpc$^{-1}$) & (dex kpc$^{-1}$) & \\\\", "\\hline"]
+    lines = [
+        "\\begin{tabular}{lcccc}",
+        "\\hline",
+        "ID & $z$ & individual spaxels & radial annuli & notes \\\\",
+        " & & (dex kpc$^{-1}$) & (dex kpc$^{-1}$) & \\\\",
+        "\\hline",
+    ]
     for r in table:
         notes = []
         if not r["kept"]:
             notes.append(f"{r['n_fitted_spaxels']} spaxels: not used")
         if r["agn_candidate"]:
             notes.append("AGN candidate")
-        spaxel = _cell(r["spaxel_slope"], r["spaxel_slope_err"], r["spaxel_flag"]) if r["kept"] else "\\nodata"
-        annulus = _cell(r["annulus_slope"], r["annulus_slope_err"], r["annulus_flag"]) if r["kept"] else "\\nodata"
-        lines.append(f"{r['galaxy_id']} & {r['redshift']:.2f} & {spaxel} & {annulus} & {'; '.join(notes)} \\\\")
-    lines += ["\\hline", "\\end{tabular}",
-              "% $^\\dagger$: flagged fit (too few points or too small a radius range; see gradients.ecsv)"]
+        spaxel = (
+            _cell(r["spaxel_slope"], r["spaxel_slope_err"], r["spaxel_flag"])
+            if r["kept"]
+            else "\\nodata"
+        )
+        annulus = (
+            _cell(r["annulus_slope"], r["annulus_slope_err"], r["annulus_flag"])
+            if r["kept"]
+            else "\\nodata"
+        )
+        lines.append(
+            f"{r['galaxy_id']} & {r['redshift']:.2f} & {spaxel} & {annulus} & {'; '.join(notes)} \\\\"
+        )
+    lines += [
+        "\\hline",
+        "\\end{tabular}",
+        "% $^\\dagger$: flagged fit (too few points or too small a radius range; see gradients.ecsv)",
+    ]
     return "\n".join(lines) + "\n"

@@ -53,8 +53,9 @@ class Calibration:
     def log_ratio(self, line: str, oh12):
         """log10 of ``line`` relative to its denominator at 12+log(O/H) = ``oh12``."""
         r = self.ratios[line]
-        return np.polynomial.polynomial.polyval(np.asarray(oh12, dtype=float) - self.x_offset,
-                                                r.coefficients)
+        return np.polynomial.polynomial.polyval(
+            np.asarray(oh12, dtype=float) - self.x_offset, r.coefficients
+        )
 
 
 @lru_cache(maxsize=None)
@@ -63,16 +64,22 @@ def get_calibration(name: str = DEFAULT_CALIBRATION) -> Calibration:
     :class:`~ohmap.errors.InputError` naming it."""
     registry = load_calibrations()
     if name not in registry:
-        raise InputError(_REGISTRY, f"no calibration {name!r}; known: {', '.join(sorted(registry))}")
+        raise InputError(
+            _REGISTRY, f"no calibration {name!r}; known: {', '.join(sorted(registry))}"
+        )
     entry = registry[name]
     ratios = {}
     for line, r in entry["ratios"].items():
         try:
             ratios[line] = Ratio(
-                line, r["denominator"], tuple(float(c) for c in r["coefficients"]),
-                tuple(r["valid"]) if r.get("valid") else None, float(r.get("scatter_dex", 0.0)),
+                line,
+                r["denominator"],
+                tuple(float(c) for c in r["coefficients"]),
+                tuple(r["valid"]) if r.get("valid") else None,
+                float(r.get("scatter_dex", 0.0)),
                 None if r.get("turnover") is None else float(r["turnover"]),
-                r.get("reference", entry.get("reference", "")))
+                r.get("reference", entry.get("reference", "")),
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(_REGISTRY, f"calibration {name!r}, ratio {line!r}: {exc!r}") from exc
     return Calibration(name, float(entry["x_offset"]), entry.get("reference", ""), ratios)

@@ -54,9 +54,19 @@ class FluxFit:
     chain: np.ndarray
 
 
-def fit_fluxes(model: LineFluxModel, flux, error, keys, settings: SamplerSettings, redshift,
-               magnification=1.0, covariances=None, progress_every: int = 0,
-               spaxel_arcsec: float | None = None, limit_fraction: float = 0.2) -> list[FluxFit]:
+def fit_fluxes(
+    model: LineFluxModel,
+    flux,
+    error,
+    keys,
+    settings: SamplerSettings,
+    redshift,
+    magnification=1.0,
+    covariances=None,
+    progress_every: int = 0,
+    spaxel_arcsec: float | None = None,
+    limit_fraction: float = 0.2,
+) -> list[FluxFit]:
     """Sample the posterior of each object's fluxes.
 
     Parameters
@@ -88,20 +98,36 @@ def fit_fluxes(model: LineFluxModel, flux, error, keys, settings: SamplerSetting
     flux = np.atleast_2d(np.asarray(flux, dtype=float))
     error = np.atleast_2d(np.asarray(error, dtype=float))
     keys = [tuple(k) if isinstance(k, (tuple, list)) else (k,) for k in keys]
-    if not (flux.shape == error.shape and flux.shape[0] == len(keys) and flux.shape[1] == len(model.lines)):
-        raise ValueError(f"flux {flux.shape}, error {error.shape} and {len(keys)} keys do not match "
-                         f"{len(model.lines)} lines")
+    if not (
+        flux.shape == error.shape
+        and flux.shape[0] == len(keys)
+        and flux.shape[1] == len(model.lines)
+    ):
+        raise ValueError(
+            f"flux {flux.shape}, error {error.shape} and {len(keys)} keys do not match "
+            f"{len(model.lines)} lines"
+        )
     redshift = np.broadcast_to(np.asarray(redshift, dtype=float), (len(keys),))
     magnification = np.broadcast_to(np.asarray(magnification, dtype=float), (len(keys),))
     rngs = [object_stream(settings.seed, *k) for k in keys]
-    initial = np.stack([model.initial_guess(flux[i], error[i], rngs[i], settings.n_walkers)
-                        for i in range(len(keys))]) if keys else np.empty((0, settings.n_walkers, model.ndim))
+    initial = (
+        np.stack(
+            [
+                model.initial_guess(flux[i], error[i], rngs[i], settings.n_walkers)
+                for i in range(len(keys))
+            ]
+        )
+        if keys
+        else np.empty((0, settings.n_walkers, model.ndim))
+    )
     results = []
     if covariances is not None or settings.engine == "emcee":
         blocks = [[i] for i in range(len(keys))]
     else:
-        blocks = [list(range(i, min(i + settings.batch_size, len(keys))))
-                  for i in range(0, len(keys), settings.batch_size)]
+        blocks = [
+            list(range(i, min(i + settings.batch_size, len(keys))))
+            for i in range(0, len(keys), settings.batch_size)
+        ]
     done = 0
     for block in blocks:
         cov = None if covariances is None else covariances[block[0]]
@@ -114,26 +140,46 @@ def fit_fluxes(model: LineFluxModel, flux, error, keys, settings: SamplerSetting
             obs = ObservedFluxes.of(flux[block][:, None, :], error[block][:, None, :])
 
             def one(th):
-                return model.log_posterior(th, ObservedFluxes(obs.flux[0], obs.variance[0], obs.use[0]))
+                return model.log_posterior(
+                    th, ObservedFluxes(obs.flux[0], obs.variance[0], obs.use[0])
+                )
+
         if settings.engine == "emcee":
             chains = sample_emcee(one, initial[block[0]], rngs[block[0]], settings)
         elif cov is not None:
-            chains = sample_batched(lambda th: one(th[0])[None], initial[block], [rngs[i] for i in block],
-                                    settings)
+            chains = sample_batched(
+                lambda th: one(th[0])[None], initial[block], [rngs[i] for i in block], settings
+            )
         else:
-            chains = sample_batched(lambda th: model.log_posterior(th, obs), initial[block],
-                                    [rngs[i] for i in block], settings)
+            chains = sample_batched(
+                lambda th: model.log_posterior(th, obs),
+                initial[block],
+                [rngs[i] for i in block],
+                settings,
+            )
         for j, i in enumerate(block):
             samples = chains.flat_samples(j)
             derived = derived_samples(model, samples, redshift[i], magnification[i], spaxel_arcsec)
-            results.append(FluxFit(keys[i], samples, summarize(model, samples, derived, limit_fraction),
-                                   chains.tau[j],
-                                   float(chains.acceptance[j]), bool(chains.converged[j]), chains.chain[j]))
+            results.append(
+                FluxFit(
+                    keys[i],
+                    samples,
+                    summarize(model, samples, derived, limit_fraction),
+                    chains.tau[j],
+                    float(chains.acceptance[j]),
+                    bool(chains.converged[j]),
+                    chains.chain[j],
+                )
+            )
         done += len(block)
         if progress_every and (done // progress_every) != ((done - len(block)) // progress_every):
             log.info("fitted %d of %d objects (%s engine)", done, len(keys), settings.engine)
-    log.info("fitted %d objects with the %s engine; %d unconverged", len(results), settings.engine,
-             sum(not r.converged for r in results))
+    log.info(
+        "fitted %d objects with the %s engine; %d unconverged",
+        len(results),
+        settings.engine,
+        sum(not r.converged for r in results),
+    )
     return results
 
 

@@ -23,7 +23,9 @@ class GlobalFit:
     meta: dict
 
 
-def fit_global(fluxes, galaxy: dict, settings: dict, magnification: float, source=None) -> GlobalFit:
+def fit_global(
+    fluxes, galaxy: dict, settings: dict, magnification: float, source=None
+) -> GlobalFit:
     """Fit a galaxy's integrated line fluxes (one object, with their covariance).
 
     Parameters
@@ -43,14 +45,49 @@ def fit_global(fluxes, galaxy: dict, settings: dict, magnification: float, sourc
     lines, flux, error, covariance = integrated_flux_inputs(fluxes)
     model = LineFluxModel(lines, settings["model"], nii_ha=galaxy["nii_ha"])
     for line, f, e in zip(lines, flux, error):
-        log.info("  %-9s %9.3f +- %7.3f (1e-17 erg/s/cm2)%s", line, f, e, "" if f == f else "  (left out)")
-    fit = fit_fluxes(model, flux[None], error[None], [(gid, "global")], settings["sampler"], z, magnification,
-                     covariances=[covariance], limit_fraction=settings["limit_fraction"])[0]
+        log.info(
+            "  %-9s %9.3f +- %7.3f (1e-17 erg/s/cm2)%s",
+            line,
+            f,
+            e,
+            "" if f == f else "  (left out)",
+        )
+    fit = fit_fluxes(
+        model,
+        flux[None],
+        error[None],
+        [(gid, "global")],
+        settings["sampler"],
+        z,
+        magnification,
+        covariances=[covariance],
+        limit_fraction=settings["limit_fraction"],
+    )[0]
     for name, s in fit.summary.items():
-        log.info("%-8s %s%.4g  (16/50/84: %.4g %.4g %.4g)", name, s["limit"], s["value"], s["p16"], s["p50"], s["p84"])
-    log.info("tau %s steps, acceptance %.2f, converged %s", fit.tau.round(1), fit.acceptance, fit.converged)
+        log.info(
+            "%-8s %s%.4g  (16/50/84: %.4g %.4g %.4g)",
+            name,
+            s["limit"],
+            s["value"],
+            s["p16"],
+            s["p50"],
+            s["p84"],
+        )
+    log.info(
+        "tau %s steps, acceptance %.2f, converged %s",
+        fit.tau.round(1),
+        fit.acceptance,
+        fit.converged,
+    )
     n_lines = int((flux == flux).sum())
-    meta = dict(galaxy=gid, redshift=z, magnification=magnification, lens_model=galaxy["lens_model"],
-                input=str(source), inference=settings["model"], sampler=settings["sampler"],
-                limit_fraction=settings["limit_fraction"])
+    meta = dict(
+        galaxy=gid,
+        redshift=z,
+        magnification=magnification,
+        lens_model=galaxy["lens_model"],
+        input=str(source),
+        inference=settings["model"],
+        sampler=settings["sampler"],
+        limit_fraction=settings["limit_fraction"],
+    )
     return GlobalFit(fit, model, global_fit_row(gid, fit, z, magnification, model, n_lines), meta)

@@ -88,16 +88,22 @@ class LineFluxModel:
         Prior bounds in those coordinates.
     """
 
-    def __init__(self, lines, settings: InferenceSettings | None = None, nii_ha: float | None = None):
+    def __init__(
+        self, lines, settings: InferenceSettings | None = None, nii_ha: float | None = None
+    ):
         self.settings = settings or InferenceSettings()
         self.lines = tuple(lines)
         unknown = [n for n in self.lines if n not in FIT_LINES]
         if unknown:
-            raise InputError("line list", f"unknown line(s) {', '.join(unknown)}; known: {', '.join(FIT_LINES)}")
+            raise InputError(
+                "line list", f"unknown line(s) {', '.join(unknown)}; known: {', '.join(FIT_LINES)}"
+            )
         s = self.settings
         self.calibration = get_calibration(s.calibration)
         self.extended = s.parameters == "extended"
-        self.nii_ha = float(s.nii_ha_vanilla if nii_ha is None or not np.isfinite(nii_ha) else nii_ha)
+        self.nii_ha = float(
+            s.nii_ha_vanilla if nii_ha is None or not np.isfinite(nii_ha) else nii_ha
+        )
         self.names = ("oh12", "av", "log_hbeta") + (("log_nii_ha",) if self.extended else ())
         bounds = [s.oh12_prior, s.av_prior, np.log10(s.hbeta_prior)]
         if self.extended:
@@ -160,7 +166,7 @@ class LineFluxModel:
         if self._is_ha.any():
             nii = 10 ** theta[..., 3:4] if self.extended else self.nii_ha
             log_mu = log_mu + np.where(self._is_ha, np.log10(1.0 + nii), 0.0)
-        mu = 10 ** log_mu
+        mu = 10**log_mu
         return mu, mu * self._log_scatter_factor
 
     def in_prior(self, theta):
@@ -180,8 +186,9 @@ class LineFluxModel:
         """
         mu, sigma_model = self.expected(theta)
         if covariance is not None:
-            return _covariance_log_likelihood(mu, sigma_model, flux, covariance,
-                                              self.settings.likelihood == "gaussian")
+            return _covariance_log_likelihood(
+                mu, sigma_model, flux, covariance, self.settings.likelihood == "gaussian"
+            )
         obs = flux if isinstance(flux, ObservedFluxes) else ObservedFluxes.of(flux, error)
         var = obs.variance + sigma_model**2
         terms = (obs.flux - mu) ** 2 / var
@@ -214,7 +221,9 @@ class LineFluxModel:
         ok = np.isfinite(flux) & np.isfinite(error) & (error > 0)
         guess = 0.0
         if ok.any():
-            mu, _ = self.expected(np.array([8.3, 0.5, 0.0] + ([np.log10(self.nii_ha)] if self.extended else [])))
+            mu, _ = self.expected(
+                np.array([8.3, 0.5, 0.0] + ([np.log10(self.nii_ha)] if self.extended else []))
+            )
             snr = np.where(ok, flux / np.where(ok, error, 1.0), -np.inf)
             best = int(np.argmax(snr))
             if flux[best] > 0:
@@ -232,14 +241,17 @@ class LineFluxModel:
 def _log_ratio_coefficients(calibration, lines, ha_ratio: float) -> np.ndarray:
     """log10 R_i(x) of all ``lines`` as one polynomial coefficient matrix ``(degree, n_lines)``
     (lowest power first); the denominator H-alpha's constant is folded into [SII]'s row."""
-    degree = max(len(calibration.ratios[n].coefficients) for n in lines if n != "Hb") \
-        if any(n != "Hb" for n in lines) else 1
+    degree = (
+        max(len(calibration.ratios[n].coefficients) for n in lines if n != "Hb")
+        if any(n != "Hb" for n in lines)
+        else 1
+    )
     coefficients = np.zeros((degree, len(lines)))
     for j, line in enumerate(lines):
         if line == "Hb":
             continue
         ratio = calibration.ratios[line]
-        coefficients[:len(ratio.coefficients), j] = ratio.coefficients
+        coefficients[: len(ratio.coefficients), j] = ratio.coefficients
         if ratio.denominator == "Ha":
             coefficients[0, j] += np.log10(ha_ratio)
     return coefficients
@@ -252,7 +264,9 @@ def _covariance_log_likelihood(mu, sigma_model, flux, covariance, gaussian: bool
     cov = np.asarray(covariance, dtype=float)
     use = np.isfinite(flux) & np.isfinite(np.diag(cov)) & (np.diag(cov) > 0)
     idx = np.flatnonzero(use)
-    v = cov[np.ix_(idx, idx)] + np.einsum("...i,ij->...ij", sigma_model[..., idx] ** 2, np.eye(idx.size))
+    v = cov[np.ix_(idx, idx)] + np.einsum(
+        "...i,ij->...ij", sigma_model[..., idx] ** 2, np.eye(idx.size)
+    )
     r = flux[idx] - mu[..., idx]
     sol = np.linalg.solve(v, r[..., None])[..., 0]
     out = -0.5 * np.sum(r * sol, axis=-1)

@@ -35,7 +35,9 @@ def _ccm(rv: float):
 
 def extinction_curve(wavelength_rest, rv: float = 3.1) -> np.ndarray:
     """A(lambda)/A_V of Cardelli et al. (1989) at rest wavelengths (Angstrom)."""
-    return np.asarray(_ccm(float(rv))(np.atleast_1d(np.asarray(wavelength_rest, float)) * u.AA), float)
+    return np.asarray(
+        _ccm(float(rv))(np.atleast_1d(np.asarray(wavelength_rest, float)) * u.AA), float
+    )
 
 
 def extinction_factor(wavelength_rest, av, rv: float = 3.1) -> np.ndarray:
@@ -62,8 +64,14 @@ def intrinsic_hbeta_flux(sfr, z: float):
 def star_formation_rate(hbeta_intrinsic, z: float, magnification=1.0):
     """SFR (Msun/yr) from the dust-corrected H-beta flux (1e-17 erg/s/cm^2) of a source at
     redshift ``z`` seen through a lens of ``magnification`` (the flux is divided by it)."""
-    l_ha = (L.HALPHA_TO_HBETA * np.asarray(hbeta_intrinsic, float) * FLUX_UNIT_CGS
-            * 4 * np.pi * luminosity_distance_cm(z) ** 2)
+    l_ha = (
+        L.HALPHA_TO_HBETA
+        * np.asarray(hbeta_intrinsic, float)
+        * FLUX_UNIT_CGS
+        * 4
+        * np.pi
+        * luminosity_distance_cm(z) ** 2
+    )
     return KENNICUTT_SFR_PER_LHA * l_ha / np.asarray(magnification, float)
 
 

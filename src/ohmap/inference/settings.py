@@ -60,16 +60,25 @@ class InferenceSettings(ConfigSection):
     def __post_init__(self):
         src = "inference settings"
         if self.likelihood not in LIKELIHOODS:
-            raise InputError(src, f"likelihood {self.likelihood!r} is not one of {', '.join(LIKELIHOODS)}")
+            raise InputError(
+                src, f"likelihood {self.likelihood!r} is not one of {', '.join(LIKELIHOODS)}"
+            )
         if self.parameters not in PARAMETER_SETS:
-            raise InputError(src, f"parameters {self.parameters!r} is not one of {', '.join(PARAMETER_SETS)}")
+            raise InputError(
+                src, f"parameters {self.parameters!r} is not one of {', '.join(PARAMETER_SETS)}"
+            )
         for name in ("oh12_prior", "av_prior", "hbeta_prior", "nii_ha_prior"):
             lo, hi = (float(v) for v in getattr(self, name))
             if not lo < hi:
-                raise InputError(src, f"{name} = {getattr(self, name)}: the lower bound must be below the upper")
+                raise InputError(
+                    src, f"{name} = {getattr(self, name)}: the lower bound must be below the upper"
+                )
             if name in ("hbeta_prior", "nii_ha_prior") and not lo > 0:
-                raise InputError(src, f"{name} = {getattr(self, name)}: a Jeffreys prior needs a positive "
-                                      "lower bound")
+                raise InputError(
+                    src,
+                    f"{name} = {getattr(self, name)}: a Jeffreys prior needs a positive "
+                    "lower bound",
+                )
             setattr(self, name, (lo, hi))
         unknown = set(self.scatter_dex) - set(FIT_LINES)
         if unknown:
@@ -123,7 +132,9 @@ class SamplerSettings(ConfigSection):
         if self.engine not in ENGINES:
             raise InputError(src, f"engine {self.engine!r} is not one of {', '.join(ENGINES)}")
         if self.n_walkers < 4 or self.n_walkers % 2:
-            raise InputError(src, f"n_walkers = {self.n_walkers}: need an even number of at least 4")
+            raise InputError(
+                src, f"n_walkers = {self.n_walkers}: need an even number of at least 4"
+            )
         if not 0 <= self.n_burn < self.n_steps:
             raise InputError(src, f"n_burn = {self.n_burn} must be below n_steps = {self.n_steps}")
         if self.thin < 1 or self.batch_size < 1:
@@ -164,5 +175,7 @@ class SpaxelSettings(ConfigSection):
             raise InputError("inference.spaxels", "bin_pixels and shard_size must be at least 1")
         unknown = [n for n in self.snr_lines if n not in FIT_LINES]
         if unknown:
-            raise InputError("inference.spaxels", f"snr_lines: unknown line(s) {', '.join(unknown)} "
-                                                  f"(known: {', '.join(FIT_LINES)})")
+            raise InputError(
+                "inference.spaxels",
+                f"snr_lines: unknown line(s) {', '.join(unknown)} (known: {', '.join(FIT_LINES)})",
+            )

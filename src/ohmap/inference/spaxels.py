@@ -44,7 +44,9 @@ def bin_map(flux, error, factor: int):
     e = error[:ny, :nx].reshape(ny // factor, factor, nx // factor, factor)
     ok = np.isfinite(e).all(axis=(1, 3))
     binned = np.where(ok, np.where(np.isfinite(e), f, 0.0).sum(axis=(1, 3)), 0.0)
-    binned_error = np.where(ok, np.sqrt((np.where(np.isfinite(e), e, 0.0) ** 2).sum(axis=(1, 3))), np.inf)
+    binned_error = np.where(
+        ok, np.sqrt((np.where(np.isfinite(e), e, 0.0) ** 2).sum(axis=(1, 3))), np.inf
+    )
     return binned, binned_error
 
 
@@ -70,11 +72,19 @@ def select_spaxels(stacks: dict, settings: SpaxelSettings, galaxy: str = "") -> 
     """
     lines = [n for n in FIT_LINES if n in stacks]
     if not lines:
-        raise InputError(galaxy or "stacked maps", f"no map of any line the inference uses ({', '.join(FIT_LINES)})")
+        raise InputError(
+            galaxy or "stacked maps",
+            f"no map of any line the inference uses ({', '.join(FIT_LINES)})",
+        )
     binned = {n: bin_map(stacks[n].flux, stacks[n].error, settings.bin_pixels) for n in lines}
     shape = binned[lines[0]][0].shape
     selecting = [n for n in settings.snr_lines if n in binned] or lines
-    snr = np.stack([np.where(np.isfinite(binned[n][1]), binned[n][0] / binned[n][1], -np.inf) for n in selecting])
+    snr = np.stack(
+        [
+            np.where(np.isfinite(binned[n][1]), binned[n][0] / binned[n][1], -np.inf)
+            for n in selecting
+        ]
+    )
     best = np.argmax(snr, axis=0)
     snr_max = np.max(snr, axis=0)
     iy, ix = np.nonzero(snr_max >= settings.min_snr)
@@ -88,10 +98,18 @@ def select_spaxels(stacks: dict, settings: SpaxelSettings, galaxy: str = "") -> 
         table[f"{n}_err"] = binned[n][1][iy, ix]
         table[f"{n}_err"].unit = LINE_FLUX_UNIT
     table["snr_max"] = snr_max[iy, ix]
-    table["selected_by"] = np.array([selecting[k] for k in best[iy, ix]], dtype=str) if iy.size else \
-        np.array([], dtype=str)
-    table.meta.update(lines=lines, shape=list(shape), bin_pixels=settings.bin_pixels,
-                      min_snr=settings.min_snr, selection_lines=selecting)
+    table["selected_by"] = (
+        np.array([selecting[k] for k in best[iy, ix]], dtype=str)
+        if iy.size
+        else np.array([], dtype=str)
+    )
+    table.meta.update(
+        lines=lines,
+        shape=list(shape),
+        bin_pixels=settings.bin_pixels,
+        min_snr=settings.min_snr,
+        selection_lines=selecting,
+    )
     return table, shape
 
 
@@ -122,10 +140,14 @@ def write_plan(path, table: Table, galaxy: str, shard_size: int) -> Table:
     """
     table = table.copy()
     table["shard"] = shard_plan(len(table), shard_size)
-    table.meta.update(galaxy=galaxy, n_shards=n_shards(len(table), shard_size), shard_size=int(shard_size),
-                      description="Spaxels of the binned stacked maps selected for the per-spaxel fits: "
-                                  "spaxel = iy * nx + ix on the binned grid of meta 'shape'; "
-                                  "<line>_flux/_err: binned line flux and 1-sigma error (inf: no data).")
+    table.meta.update(
+        galaxy=galaxy,
+        n_shards=n_shards(len(table), shard_size),
+        shard_size=int(shard_size),
+        description="Spaxels of the binned stacked maps selected for the per-spaxel fits: "
+        "spaxel = iy * nx + ix on the binned grid of meta 'shape'; "
+        "<line>_flux/_err: binned line flux and 1-sigma error (inf: no data).",
+    )
     write_table_atomic(table, path, format="ascii.ecsv")
     return table
 

@@ -14,8 +14,13 @@ from .model import LineFluxModel
 from .nebular import sfr_surface_density, star_formation_rate
 
 
-def derived_samples(model: LineFluxModel, samples, redshift: float, magnification: float = 1.0,
-                    spaxel_arcsec: float | None = None) -> dict:
+def derived_samples(
+    model: LineFluxModel,
+    samples,
+    redshift: float,
+    magnification: float = 1.0,
+    spaxel_arcsec: float | None = None,
+) -> dict:
     """Physical quantities of posterior samples (``(..., ndim)`` in sampled coordinates).
 
     Returns
@@ -27,8 +32,13 @@ def derived_samples(model: LineFluxModel, samples, redshift: float, magnificatio
         unchanged, see :func:`ohmap.inference.nebular.sfr_surface_density`).
     """
     oh12, av, hbeta, nii = model.unpack(samples)
-    out = dict(oh12=oh12, av=av, hbeta=hbeta, nii_ha=nii,
-               sfr=star_formation_rate(hbeta, redshift, magnification))
+    out = dict(
+        oh12=oh12,
+        av=av,
+        hbeta=hbeta,
+        nii_ha=nii,
+        sfr=star_formation_rate(hbeta, redshift, magnification),
+    )
     if spaxel_arcsec:
         out["sfr_density"] = sfr_surface_density(hbeta, redshift, spaxel_arcsec)
     return out
@@ -80,5 +90,7 @@ def summarize(model: LineFluxModel, samples, derived: dict, limit_fraction: floa
             elif model.upper[k] - s84[k] < margin[k]:
                 limit = ">"
         value = p84 if limit == "<" else p16 if limit == ">" else p50
-        out[name] = dict(p16=float(p16), p50=float(p50), p84=float(p84), limit=limit, value=float(value))
+        out[name] = dict(
+            p16=float(p16), p50=float(p50), p84=float(p84), limit=limit, value=float(value)
+        )
     return out

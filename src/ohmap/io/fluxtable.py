@@ -116,8 +116,9 @@ def _row_label(i: int, ident=None) -> str:
 
 def accepted_columns(lines=FIT_LINES) -> list[str]:
     """Column names :func:`read_flux_table` knows."""
-    return ["id", "z (or redshift)", "magnification", "nii_ha"] + \
-        [f"{line}_{kind}" for line in lines for kind in ("flux", "err")]
+    return ["id", "z (or redshift)", "magnification", "nii_ha"] + [
+        f"{line}_{kind}" for line in lines for kind in ("flux", "err")
+    ]
 
 
 def _read_astropy(path: Path) -> Table:
@@ -134,25 +135,38 @@ def _read_astropy(path: Path) -> Table:
     elif suffix in (".csv", ".txt"):
         fmt = "ascii.csv"
     else:
-        raise InputError(path, f"cannot tell the table's format from its suffix {path.suffix!r}; "
-                               f"use one of {', '.join(INPUT_SUFFIXES)} (CSV or ECSV)")
+        raise InputError(
+            path,
+            f"cannot tell the table's format from its suffix {path.suffix!r}; "
+            f"use one of {', '.join(INPUT_SUFFIXES)} (CSV or ECSV)",
+        )
     # CSV cells are read as text and converted here: ids keep their leading zeros ("04054") and
     # an unparsable cell is reported with its row.
-    kwargs = {"comment": "#", "converters": {"*": [ascii.convert_numpy(str)]}} if fmt == "ascii.csv" else {}
+    kwargs = (
+        {"comment": "#", "converters": {"*": [ascii.convert_numpy(str)]}}
+        if fmt == "ascii.csv"
+        else {}
+    )
     try:
         return Table.read(path, format=fmt, **kwargs)
     except Exception as exc:  # astropy raises many kinds for a malformed table
-        raise InputError(path, f"cannot read the table as {fmt.split('.')[1].upper()}: {exc}") from exc
+        raise InputError(
+            path, f"cannot read the table as {fmt.split('.')[1].upper()}: {exc}"
+        ) from exc
 
 
 def _is_empty(value) -> bool:
-    return value is np.ma.masked or (isinstance(value, (str, np.str_, bytes)) and not str(value).strip())
+    return value is np.ma.masked or (
+        isinstance(value, (str, np.str_, bytes)) and not str(value).strip()
+    )
 
 
 def _numeric(column, name: str, problems: list, labels) -> np.ndarray:
     """A column as floats (NaN where empty or masked); unparsable cells are added to
     ``problems``."""
-    mask = np.asarray(column.mask) if isinstance(column, MaskedColumn) else np.zeros(len(column), bool)
+    mask = (
+        np.asarray(column.mask) if isinstance(column, MaskedColumn) else np.zeros(len(column), bool)
+    )
     data = np.asarray(column)
     if data.dtype.kind in "iuf":
         out = data.astype(float)
@@ -181,8 +195,10 @@ def _in_unit(values, column, name: str, unit, source) -> np.ndarray:
         return (values * u.Unit(col_unit)).to_value(unit)
     except (u.UnitsError, ValueError, TypeError) as exc:
         want = "dimensionless" if unit == u.dimensionless_unscaled else f"{unit}"
-        raise InputError(source, f"column {name!r} has unit {str(col_unit)!r}, which cannot be "
-                                 f"converted to {want}") from exc
+        raise InputError(
+            source,
+            f"column {name!r} has unit {str(col_unit)!r}, which cannot be converted to {want}",
+        ) from exc
 
 
 def _ident(value):
@@ -211,8 +227,50 @@ def read_flux_table(path) -> FluxTable:
     if not path.is_file():
         raise InputError(source, "flux table not found")
     table = _read_astropy(path)
+    columns, lines = _table_columns(table, source)
+    n = len(table)
+    if n == 0:
+        raise InputError(source, "the table has no rows")
 
-    # Columns ----------------------------------------------------------------------------------
+    problems: list[tuple[int, str]] = []  # (row index or -1, text)
+    ids, labels = _row_ids(table, columns, problems)
+
+    def values(canonical, unit):
+        name = columns[canonical]
+        return _in_unit(
+            _numeric(table[name], name, problems, labels), table[name], name, unit, source
+        )
+
+    redshift = values("z", u.dimensionless_unscaled)
+    magnification = (
+        values("magnification", u.dimensionless_unscaled)
+        if "magnification" in columns
+        else np.ones(n)
+    )
+    nii_ha = (
+        values("nii_ha", u.dimensionless_unscaled) if "nii_ha" in columns else np.full(n, np.nan)
+    )
+    flux = np.column_stack([values(f"{line}_flux", FLUX_UNIT) for line in lines])
+    error = np.column_stack([values(f"{line}_err", FLUX_UNIT) for line in lines])
+    for i in range(n):
+        _check_row(
+            i, labels(i), columns, lines, redshift, magnification, nii_ha, flux, error, problems
+        )
+    if problems:
+        raise InputError(source, _problem_text(problems))
+    # Lines left out of a row: NaN in both, so a reader need not repeat the rule.
+    with np.errstate(invalid="ignore"):
+        out = ~(np.isfinite(flux) & np.isfinite(error) & (error > 0))
+    flux[out] = np.nan
+    error[out] = np.nan
+    return FluxTable(
+        source, ids, "id" in columns, redshift, magnification, nii_ha, tuple(lines), flux, error
+    )
+
+
+def _table_columns(table, source) -> tuple[dict, list]:
+    """The table's columns by canonical name (unknown or doubled ones refused) and the lines
+    with both a flux and an error column."""
     known = {name.lower(): name for name in _SCALAR_COLUMNS}
     known.update({alias: target for alias, target in _ALIASES.items()})
     for line in FIT_LINES:
@@ -222,11 +280,16 @@ def read_flux_table(path) -> FluxTable:
     for name in table.colnames:
         canonical = known.get(name.strip().lower())
         if canonical is None:
-            raise InputError(source, f"unknown column {name!r}; accepted columns: "
-                                     f"{', '.join(accepted_columns())} (LINE one of {', '.join(FIT_LINES)}; "
-                                     "names are matched without regard to case)")
+            raise InputError(
+                source,
+                f"unknown column {name!r}; accepted columns: "
+                f"{', '.join(accepted_columns())} (LINE one of {', '.join(FIT_LINES)}; "
+                "names are matched without regard to case)",
+            )
         if canonical in columns:
-            raise InputError(source, f"columns {columns[canonical]!r} and {name!r} both give {canonical!r}")
+            raise InputError(
+                source, f"columns {columns[canonical]!r} and {name!r} both give {canonical!r}"
+            )
         columns[canonical] = name
     if "z" not in columns:
         raise InputError(source, "no redshift column: the table needs a column 'z' (or 'redshift')")
@@ -234,91 +297,114 @@ def read_flux_table(path) -> FluxTable:
     for line in FIT_LINES:
         has_flux, has_err = f"{line}_flux" in columns, f"{line}_err" in columns
         if has_flux != has_err:
-            present, missing = (f"{line}_flux", f"{line}_err") if has_flux else (f"{line}_err", f"{line}_flux")
-            raise InputError(source, f"column {columns[present]!r} has no matching column {missing!r}")
+            present, missing = (
+                (f"{line}_flux", f"{line}_err") if has_flux else (f"{line}_err", f"{line}_flux")
+            )
+            raise InputError(
+                source, f"column {columns[present]!r} has no matching column {missing!r}"
+            )
         if has_flux:
             lines.append(line)
     if not lines:
-        raise InputError(source, "no line columns: give at least one pair <LINE>_flux, <LINE>_err with "
-                                 f"LINE one of {', '.join(FIT_LINES)}")
+        raise InputError(
+            source,
+            "no line columns: give at least one pair <LINE>_flux, <LINE>_err with "
+            f"LINE one of {', '.join(FIT_LINES)}",
+        )
+    return columns, lines
+
+
+def _row_ids(table, columns, problems):
+    """The rows' ids (their numbers from 1 when the table has no id column), each empty or
+    repeated id recorded in ``problems``, and the function naming a row in messages."""
     n = len(table)
-    if n == 0:
-        raise InputError(source, "the table has no rows")
+    if "id" not in columns:
+        return list(range(1, n + 1)), _row_label
+    id_col = table[columns["id"]]
+    mask = np.asarray(id_col.mask) if isinstance(id_col, MaskedColumn) else np.zeros(n, bool)
+    ids = [None if mask[i] or _is_empty(v) else _ident(v) for i, v in enumerate(id_col)]
+    for i, ident in enumerate(ids):
+        if ident is None:
+            problems.append((i, f"{_row_label(i)}: the id is empty"))
+    seen: dict = {}
+    for i, ident in enumerate(ids):
+        if ident is None:
+            continue
+        key = str(ident)
+        if key in seen:
+            problems.append((i, f"{_row_label(i, ident)}: the same id as row {seen[key] + 1}"))
+        else:
+            seen[key] = i
 
-    # Values -----------------------------------------------------------------------------------
-    problems: list[tuple[int, str]] = []  # (row index or -1, text)
-    if "id" in columns:
-        id_col = table[columns["id"]]
-        mask = np.asarray(id_col.mask) if isinstance(id_col, MaskedColumn) else np.zeros(n, bool)
-        ids = [None if mask[i] or _is_empty(v) else _ident(v) for i, v in enumerate(id_col)]
-        for i, ident in enumerate(ids):
-            if ident is None:
-                problems.append((i, f"{_row_label(i)}: the id is empty"))
-        seen: dict = {}
-        for i, ident in enumerate(ids):
-            if ident is None:
-                continue
-            key = str(ident)
-            if key in seen:
-                problems.append((i, f"{_row_label(i, ident)}: the same id as row {seen[key] + 1}"))
-            else:
-                seen[key] = i
-        labels = lambda i: _row_label(i, ids[i])  # noqa: E731
-    else:
-        ids = list(range(1, n + 1))
-        labels = _row_label
+    def label(i):
+        return _row_label(i, ids[i])
 
-    def values(canonical, unit):
-        name = columns[canonical]
-        return _in_unit(_numeric(table[name], name, problems, labels), table[name], name, unit, source)
+    return ids, label
 
-    redshift = values("z", u.dimensionless_unscaled)
-    magnification = values("magnification", u.dimensionless_unscaled) if "magnification" in columns \
-        else np.ones(n)
-    nii_ha = values("nii_ha", u.dimensionless_unscaled) if "nii_ha" in columns else np.full(n, np.nan)
-    flux = np.column_stack([values(f"{line}_flux", FLUX_UNIT) for line in lines])
-    error = np.column_stack([values(f"{line}_err", FLUX_UNIT) for line in lines])
 
+def _check_row(i, where, columns, lines, redshift, magnification, nii_ha, flux, error, problems):
+    """Record what is wrong with row ``i`` in ``problems``; an empty magnification becomes 1."""
     z_name, m_name = columns["z"], columns.get("magnification")
-    for i in range(n):
-        where = labels(i)
-        if np.isnan(redshift[i]):
-            problems.append((i, f"{where}: {z_name} is empty"))
-        elif not (np.isfinite(redshift[i]) and redshift[i] > 0):
-            problems.append((i, f"{where}: {z_name} = {redshift[i]:g}; a redshift must be finite and above 0"))
-        if np.isnan(magnification[i]):
-            magnification[i] = 1.0
-        elif not (np.isfinite(magnification[i]) and magnification[i] > 0):
-            problems.append((i, f"{where}: {m_name} = {magnification[i]:g}; a magnification must be finite "
-                                "and above 0"))
-        if not np.isnan(nii_ha[i]) and not (np.isfinite(nii_ha[i]) and nii_ha[i] >= 0):
-            problems.append((i, f"{where}: {columns['nii_ha']} = {nii_ha[i]:g}; [NII]/H-alpha must be "
-                                "finite and not negative"))
-        for j, line in enumerate(lines):
-            f_name, e_name = columns[f"{line}_flux"], columns[f"{line}_err"]
-            if np.isinf(flux[i, j]):
-                problems.append((i, f"{where}: {f_name} = {flux[i, j]:g} is not finite"))
-            elif np.isfinite(flux[i, j]) and not np.isnan(error[i, j]) and not error[i, j] > 0:
-                problems.append((i, f"{where}: {e_name} = {error[i, j]:g}; an error must be above 0 "
-                                    "(leave the cell empty to leave the line out)"))
-        with np.errstate(invalid="ignore"):
-            usable = np.isfinite(flux[i]) & np.isfinite(error[i]) & (error[i] > 0)
-        if not usable.any():
-            problems.append((i, f"{where}: no usable line (a line needs a finite flux and a finite error "
-                                f"above 0; line columns: {', '.join(columns[f'{x}_flux'] for x in lines)})"))
-    if problems:
-        problems = [text for _, text in sorted(problems, key=lambda p: p[0])]  # stable: by row
-        shown = problems[:_MAX_PROBLEMS]
-        more = len(problems) - len(shown)
-        text = shown[0] if len(problems) == 1 else \
-            f"{len(problems)} problems:\n  " + "\n  ".join(shown) + (f"\n  ... and {more} more" if more else "")
-        raise InputError(source, text)
-    # Lines left out of a row: NaN in both, so a reader need not repeat the rule.
+    if np.isnan(redshift[i]):
+        problems.append((i, f"{where}: {z_name} is empty"))
+    elif not (np.isfinite(redshift[i]) and redshift[i] > 0):
+        problems.append(
+            (i, f"{where}: {z_name} = {redshift[i]:g}; a redshift must be finite and above 0")
+        )
+    if np.isnan(magnification[i]):
+        magnification[i] = 1.0
+    elif not (np.isfinite(magnification[i]) and magnification[i] > 0):
+        problems.append(
+            (
+                i,
+                f"{where}: {m_name} = {magnification[i]:g}; a magnification must be finite "
+                "and above 0",
+            )
+        )
+    if not np.isnan(nii_ha[i]) and not (np.isfinite(nii_ha[i]) and nii_ha[i] >= 0):
+        problems.append(
+            (
+                i,
+                f"{where}: {columns['nii_ha']} = {nii_ha[i]:g}; [NII]/H-alpha must be "
+                "finite and not negative",
+            )
+        )
+    for j, line in enumerate(lines):
+        f_name, e_name = columns[f"{line}_flux"], columns[f"{line}_err"]
+        if np.isinf(flux[i, j]):
+            problems.append((i, f"{where}: {f_name} = {flux[i, j]:g} is not finite"))
+        elif np.isfinite(flux[i, j]) and not np.isnan(error[i, j]) and not error[i, j] > 0:
+            problems.append(
+                (
+                    i,
+                    f"{where}: {e_name} = {error[i, j]:g}; an error must be above 0 "
+                    "(leave the cell empty to leave the line out)",
+                )
+            )
     with np.errstate(invalid="ignore"):
-        out = ~(np.isfinite(flux) & np.isfinite(error) & (error > 0))
-    flux[out] = np.nan
-    error[out] = np.nan
-    return FluxTable(source, ids, "id" in columns, redshift, magnification, nii_ha, tuple(lines), flux, error)
+        usable = np.isfinite(flux[i]) & np.isfinite(error[i]) & (error[i] > 0)
+    if not usable.any():
+        problems.append(
+            (
+                i,
+                f"{where}: no usable line (a line needs a finite flux and a finite error "
+                f"above 0; line columns: {', '.join(columns[f'{x}_flux'] for x in lines)})",
+            )
+        )
+
+
+def _problem_text(problems) -> str:
+    """The problems in row order, at most :data:`_MAX_PROBLEMS` of them shown."""
+    problems = [text for _, text in sorted(problems, key=lambda p: p[0])]  # stable: by row
+    shown = problems[:_MAX_PROBLEMS]
+    more = len(problems) - len(shown)
+    if len(problems) == 1:
+        return shown[0]
+    return (
+        f"{len(problems)} problems:\n  "
+        + "\n  ".join(shown)
+        + (f"\n  ... and {more} more" if more else "")
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -326,7 +412,9 @@ def read_flux_table(path) -> FluxTable:
 # ----------------------------------------------------------------------------------------------
 
 
-def result_table(table: FluxTable, fits, quantities, nii_ha_fixed=None, meta: dict | None = None) -> Table:
+def result_table(
+    table: FluxTable, fits, quantities, nii_ha_fixed=None, meta: dict | None = None
+) -> Table:
     """The output table: one row per row of ``table`` (same order) from ``fits`` (one
     :class:`ohmap.inference.fitting.FluxFit` per row, in that order).
 
@@ -347,8 +435,13 @@ def result_table(table: FluxTable, fits, quantities, nii_ha_fixed=None, meta: di
     _add(out, "z", table.redshift, "", "redshift")
     _add(out, "magnification", table.magnification, "", "lensing magnification (1 where not given)")
     if nii_ha_fixed is not None:
-        _add(out, "nii_ha_fixed", np.asarray(nii_ha_fixed, float), "",
-             "[NII]/H-alpha held fixed in the fit (vanilla parameter set)")
+        _add(
+            out,
+            "nii_ha_fixed",
+            np.asarray(nii_ha_fixed, float),
+            "",
+            "[NII]/H-alpha held fixed in the fit (vanilla parameter set)",
+        )
     for q in quantities:
         unit, what = QUANTITIES[q]
         for stat, text in _STATISTICS.items():
@@ -359,18 +452,32 @@ def result_table(table: FluxTable, fits, quantities, nii_ha_fixed=None, meta: di
             else:
                 _add(out, f"{q}_{stat}", np.array(values, float), unit, f"{what}: {text}")
     _add(out, "n_lines", np.asarray(table.n_lines, int), "", "lines used in the fit")
-    _add(out, "tau_max", np.array([float(np.max(f.tau)) for f in fits]), "",
-         "largest integrated autocorrelation time of the sampled parameters, in sampler steps")
+    _add(
+        out,
+        "tau_max",
+        np.array([float(np.max(f.tau)) for f in fits]),
+        "",
+        "largest integrated autocorrelation time of the sampled parameters, in sampler steps",
+    )
     out["converged"] = np.array([bool(f.converged) for f in fits])
     out["converged"].description = "kept chain at least min_tau_multiple x tau_max steps long"
-    _add(out, "acceptance", np.array([float(f.acceptance) for f in fits]), "", "mean acceptance fraction")
+    _add(
+        out,
+        "acceptance",
+        np.array([float(f.acceptance) for f in fits]),
+        "",
+        "mean acceptance fraction",
+    )
     return out
 
 
 def _id_column(ids):
     if all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in ids):
         return np.array(ids, dtype=np.int64)
-    if all(isinstance(i, (int, float, np.integer, np.floating)) and not isinstance(i, bool) for i in ids):
+    if all(
+        isinstance(i, (int, float, np.integer, np.floating)) and not isinstance(i, bool)
+        for i in ids
+    ):
         return np.array(ids, dtype=float)
     return np.array([str(i) for i in ids], dtype=str)
 
@@ -417,8 +524,9 @@ def write_result_table(table: Table, path) -> list[Path]:
         write_table_atomic(table, path, format="ascii.ecsv")
         return [path]
     sidecar = sidecar_path(path)
-    text = yaml.safe_dump({"meta": table.meta, "columns": column_info(table)}, sort_keys=False,
-                          allow_unicode=True)
+    text = yaml.safe_dump(
+        {"meta": table.meta, "columns": column_info(table)}, sort_keys=False, allow_unicode=True
+    )
     bare = table.copy(copy_data=False)
     bare.meta = {}
     tmp_csv = _temporary(path)
@@ -439,5 +547,3 @@ def _temporary(path: Path) -> str:
     """A hidden name beside ``path`` for this process (created by the writer, so it gets the
     usual permissions, not mkstemp's 0600)."""
     return os.fspath(path.with_name(f".{path.name}.{os.getpid()}.part"))
-
-

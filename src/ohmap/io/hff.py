@@ -148,13 +148,11 @@ def write_hff_maps(
         if data.ndim != 2:
             raise InputError(paths[key], f"{key} map must be 2D, got shape {data.shape}")
         if data.shape != shape:
-            raise InputError(
-                paths[key], f"{key} map has shape {data.shape}, alpha_x has {shape}"
-            )
+            raise InputError(paths[key], f"{key} map has shape {data.shape}, alpha_x has {shape}")
         if not np.all(np.isfinite(data)):
             raise InputError(
-                paths[key], f"{key} map holds {np.count_nonzero(~np.isfinite(data))} "
-                "non-finite values"
+                paths[key],
+                f"{key} map holds {np.count_nonzero(~np.isfinite(data))} non-finite values",
             )
     if wcs.naxis != 2 or not wcs.has_celestial:
         raise InputError(paths["alpha_x"], "the WCS must be a 2D celestial (RA/Dec) WCS")
@@ -255,8 +253,9 @@ def read_hff_maps(prefix: str | os.PathLike) -> HFFMaps:
     for key, path in paths.items():
         data, header = _read_image(path, key)
         if data.ndim != 2:
-            raise InputError(path, f"{key} map must be a 2D image, got {data.ndim} axes "
-                             f"(shape {data.shape})")
+            raise InputError(
+                path, f"{key} map must be a 2D image, got {data.ndim} axes (shape {data.shape})"
+            )
         wcs = _celestial_wcs(path, header)
         if reference_shape is None:
             reference_shape, reference_wcs = data.shape, wcs

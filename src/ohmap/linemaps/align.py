@@ -104,6 +104,22 @@ class AlignmentResult:
     def rotation_correction_deg(self) -> float:
         return self.transform.rotation_deg - self.nominal_rotation_deg
 
+    def summary(self) -> str:
+        """One line for the log: line pair, shifts and rotation with errors, NCCF, status."""
+        t = self.transform
+        correction = (
+            "fixed"
+            if self.rotation_fixed
+            else f"{self.rotation_correction_deg:.2f} +- {self.rotation_error_deg:.2f}"
+        )
+        return (
+            f"on {','.join(self.lines) or self.line}: shift ({t.shift_x:.2f} +- "
+            f"{self.shift_x_error:.2f}, {t.shift_y:.2f} +- {self.shift_y_error:.2f}) px, rotation "
+            f"{t.rotation_deg:.2f} deg (nominal {self.nominal_rotation_deg:.2f}, correction "
+            f"{correction}), NCCF {self.nccf:.3f} (noise-limited {self.nccf_expected:.3f}): "
+            f"{self.status}"
+        )
+
 
 def nominal_rotation(dispersion_pa: float, reference_dispersion_pa: float) -> float:
     """Angle between the PA's and the reference's dispersion axes, in (-180, 180] degrees."""
@@ -128,10 +144,14 @@ def choose_alignment_line(pa_maps: dict, ref_maps: dict, configured: str | None)
         return best, best
     if not pa_maps or not ref_maps:
         return None, None
-    return max(pa_maps, key=lambda n: _snr(pa_maps[n])), max(ref_maps, key=lambda n: _snr(ref_maps[n]))
+    return max(pa_maps, key=lambda n: _snr(pa_maps[n])), max(
+        ref_maps, key=lambda n: _snr(ref_maps[n])
+    )
 
 
-def alignment_pairs(pa_maps: dict, ref_maps: dict, settings: AlignmentSettings) -> list[tuple[str, str]]:
+def alignment_pairs(
+    pa_maps: dict, ref_maps: dict, settings: AlignmentSettings
+) -> list[tuple[str, str]]:
     """Line pairs (PA line, reference line) fitted with one transform, primary pair first.
 
     With ``joint``, every common line whose integrated S/N exceeds ``min_line_snr`` in both
@@ -146,7 +166,7 @@ def alignment_pairs(pa_maps: dict, ref_maps: dict, settings: AlignmentSettings) 
     if not settings.joint or (settings.line and settings.line == line):
         return pairs
     common = [n for n in ref_maps if n in pa_maps]
-    for n in (common if line == ref_line else pa_maps):
+    for n in common if line == ref_line else pa_maps:
         other = n if line == ref_line else ref_line
         if (n, other) in pairs:
             continue
@@ -170,36 +190,69 @@ def align_extraction(extraction, reference, settings: AlignmentSettings) -> Alig
     names = alignment_pairs(extraction.maps, reference.maps, settings)
     identity = FrameTransform(rotation0, 0.0, 0.0)
     if not names:
-        return AlignmentResult(identity, rotation0, np.nan, np.nan, "nominal: no line map to align on",
-                               "", "")
+        return AlignmentResult(
+            identity, rotation0, np.nan, np.nan, "nominal: no line map to align on", "", ""
+        )
     line, ref_line = names[0]
-    same = (extraction.pa == reference.pa and extraction.grism == reference.grism)
+    same = extraction.pa == reference.pa and extraction.grism == reference.grism
     if same:
         return AlignmentResult(identity, rotation0, 1.0, 1.0, "reference", line, ref_line)
     snr = min(_snr(extraction.maps[line]), _snr(reference.maps[ref_line]))
     if not snr > settings.min_line_snr:
-        return AlignmentResult(identity, rotation0, np.nan, 0.0,
-                               f"nominal: too faint to align (line S/N {snr:.1f} < {settings.min_line_snr:g})",
-                               line, ref_line)
-    built = build_pairs([(extraction.maps[a], reference.maps[b]) for a, b in names],
-                         reference.footprint, settings)
+        return AlignmentResult(
+            identity,
+            rotation0,
+            np.nan,
+            0.0,
+            f"nominal: too faint to align (line S/N {snr:.1f} < {settings.min_line_snr:g})",
+            line,
+            ref_line,
+        )
+    built = build_pairs(
+        [(extraction.maps[a], reference.maps[b]) for a, b in names], reference.footprint, settings
+    )
     if built is None or built[0][0].pa_line != line:
-        return AlignmentResult(identity, rotation0, np.nan, 0.0,
-                               "nominal: too few footprint pixels with data to align on", line, ref_line)
+        return AlignmentResult(
+            identity,
+            rotation0,
+            np.nan,
+            0.0,
+            "nominal: too few footprint pixels with data to align on",
+            line,
+            ref_line,
+        )
     pairs = built[0]
     fit = fit_pairs(*built, rotation0, settings)
     transform, value, expected = fit.transform, fit.nccf, fit.expected
     used = tuple(f"{p.pa_line}/{p.ref_line}" for p in pairs)
-    errs = dict(lines=used, shift_x_error=fit.errors[0], shift_y_error=fit.errors[1],
-                rotation_error_deg=fit.errors[2], rotation_fixed=fit.rotation_fixed)
+    errs = dict(
+        lines=used,
+        shift_x_error=fit.errors[0],
+        shift_y_error=fit.errors[1],
+        rotation_error_deg=fit.errors[2],
+        rotation_fixed=fit.rotation_fixed,
+    )
     max_err = max(fit.errors[0], fit.errors[1])
     if expected < settings.min_expected_nccf or not max_err <= settings.max_shift_error_pixels:
-        why = (f"noise-limited NCCF {expected:.2f}" if expected < settings.min_expected_nccf
-               else f"shift error {max_err:.2f} px")
-        return AlignmentResult(identity, rotation0, value, expected, f"nominal: too faint to align ({why})",
-                               line, ref_line, **errs)
-    at_bound = (max(abs(transform.shift_x), abs(transform.shift_y)) > 0.98 * settings.max_shift_pixels
-                or abs(transform.rotation_deg - rotation0) > 0.98 * settings.max_rotation_deg)
+        why = (
+            f"noise-limited NCCF {expected:.2f}"
+            if expected < settings.min_expected_nccf
+            else f"shift error {max_err:.2f} px"
+        )
+        return AlignmentResult(
+            identity,
+            rotation0,
+            value,
+            expected,
+            f"nominal: too faint to align ({why})",
+            line,
+            ref_line,
+            **errs,
+        )
+    at_bound = (
+        max(abs(transform.shift_x), abs(transform.shift_y)) > 0.98 * settings.max_shift_pixels
+        or abs(transform.rotation_deg - rotation0) > 0.98 * settings.max_rotation_deg
+    )
     if at_bound:
         status = "poor: a parameter reached its bound"
     elif not np.isfinite(value) or value < settings.min_nccf_ratio * expected:

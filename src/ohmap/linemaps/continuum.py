@@ -19,8 +19,10 @@ def continuum_windows(columns, footprint, nx, other_columns, settings):
     gap, width = settings.window_gap_pixels, settings.continuum_window_pixels
     lo = min(columns) + left - gap
     hi = max(columns) + right + gap
-    wins = (np.arange(int(np.floor(lo)) - width + 1, int(np.floor(lo)) + 1),
-            np.arange(int(np.ceil(hi)), int(np.ceil(hi)) + width))
+    wins = (
+        np.arange(int(np.floor(lo)) - width + 1, int(np.floor(lo)) + 1),
+        np.arange(int(np.ceil(hi)), int(np.ceil(hi)) + width),
+    )
     busy = np.zeros(nx, dtype=bool)
     for c in other_columns:
         a, b = int(np.floor(c + left - gap)), int(np.ceil(c + right + gap))
@@ -32,7 +34,9 @@ def continuum_windows(columns, footprint, nx, other_columns, settings):
     return out
 
 
-def fit_continuum_scale(data, error, model, windows, rows, centre: float, prior_width: float) -> dict:
+def fit_continuum_scale(
+    data, error, model, windows, rows, centre: float, prior_width: float
+) -> dict:
     """Scale of the continuum model, linear in column, fitted in the line-free windows.
 
     The scale has a Gaussian prior of mean 1 and width ``prior_width`` (and its slope one of
@@ -64,8 +68,13 @@ def fit_continuum_scale(data, error, model, windows, rows, centre: float, prior_
     span = max(float(np.max(np.abs(cols - centre))), 1.0) if cols.size else 1.0
     precision = np.diag([1.0 / prior_width**2, (span / prior_width) ** 2])
     rhs = np.array([1.0 / prior_width**2, 0.0])
-    out = dict(n_window_pixels=0, window_sides=sides, residual_mean_sigma=np.nan,
-               residual_std=np.nan, residual_z=np.nan)
+    out = dict(
+        n_window_pixels=0,
+        window_sides=sides,
+        residual_mean_sigma=np.nan,
+        residual_std=np.nan,
+        residual_z=np.nan,
+    )
     if cols.size:
         d = data[np.ix_(rows, cols)]
         e = error[np.ix_(rows, cols)]

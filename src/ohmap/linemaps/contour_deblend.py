@@ -133,8 +133,20 @@ def deblend_rows(data, error, starts, members, support):
     return values, variances, model, model_var
 
 
-def deblend_group(spec, group, free, present, starts, phases, cleaned, err_flux, footprint,
-                   redshift, settings, window_info):
+def deblend_group(
+    spec,
+    group,
+    free,
+    present,
+    starts,
+    phases,
+    cleaned,
+    err_flux,
+    footprint,
+    redshift,
+    settings,
+    window_info,
+):
     """Paper's contour de-blending for one group of overlapping lines (see module docstring)."""
     direct = direct_on_map_grid(spec.direct_image, footprint.shape[0])
     members = []
@@ -144,7 +156,7 @@ def deblend_group(spec, group, free, present, starts, phases, cleaned, err_flux,
         else:
             parent, ratio = TIED_LINES[n]
             members.append((n, parent, ratio, present[n] - present[parent]))
-    separations = [abs(present[a] - present[b]) for i, a in enumerate(free) for b in free[i + 1:]]
+    separations = [abs(present[a] - present[b]) for i, a in enumerate(free) for b in free[i + 1 :]]
     level = settings.contour_level
     note = ""
     if direct is None:
@@ -161,8 +173,10 @@ def deblend_group(spec, group, free, present, starts, phases, cleaned, err_flux,
         if level > settings.contour_level:
             note = f"contour raised from {settings.contour_level:g} to {level:g} of the peak so the lines do not overlap"
     if not clean:
-        note = (f"lines {', '.join(free)} still overlap inside the contour at {level:g} of the peak "
-                f"(the highest allowed): their maps are blended inside it")
+        note = (
+            f"lines {', '.join(free)} still overlap inside the contour at {level:g} of the peak "
+            f"(the highest allowed): their maps are blended inside it"
+        )
         log.warning("%s PA %s %s: %s", spec.galaxy, spec.pa, spec.grism, note)
     elif note:
         log.info("%s PA %s %s: %s", spec.galaxy, spec.pa, spec.grism, note)
@@ -196,7 +210,9 @@ def deblend_group(spec, group, free, present, starts, phases, cleaned, err_flux,
     inner = {n: float(values[n][contour].sum()) for n in free}
     for name in free:
         start = starts[name]
-        own_var = member_image(np.where(np.isfinite(variances[name]), variances[name], 0.0), start, shape)
+        own_var = member_image(
+            np.where(np.isfinite(variances[name]), variances[name], 0.0), start, shape
+        )
         sub_var = np.maximum(model_var - own_var, 0.0)
         error = cutout_values(np.sqrt(err_flux**2 + sub_var), start, ny, fill=np.inf)
         flux = full[name].copy()
@@ -215,20 +231,33 @@ def deblend_group(spec, group, free, present, starts, phases, cleaned, err_flux,
                 blended |= shifted_mask(contour, starts[other] - start) & contour
         # Integrated flux: the group's total (exact, no de-blending needed) split in the
         # proportions of the de-blended fluxes inside the contour.
-        weights = {n: inner[n] * (1.0 + sum(1.0 / r for t, (p, r) in TIED_LINES.items() if p == n and t in group))
-                   for n in free}
+        weights = {
+            n: inner[n]
+            * (1.0 + sum(1.0 / r for t, (p, r) in TIED_LINES.items() if p == n and t in group))
+            for n in free
+        }
         denom = sum(weights.values())
         frac = inner[name] / denom if denom > 0 else np.nan
-        info = dict(window_info, method="deblended", deblended_with=",".join(n for n in group if n != name),
-                    contour_level=level, contour_clean=bool(clean), contour_pixels=int(contour.sum()),
-                    deblend_note=note, group_flux=total_flux, group_fraction=frac)
+        info = dict(
+            window_info,
+            method="deblended",
+            deblended_with=",".join(n for n in group if n != name),
+            contour_level=level,
+            contour_clean=bool(clean),
+            contour_pixels=int(contour.sum()),
+            deblend_note=note,
+            group_flux=total_flux,
+            group_fraction=frac,
+        )
         wavelength = L.LINES_BY_NAME[name].wavelength * (1.0 + redshift)
         m = LineMap(name, flux, error, blended, phases[name], present[name], wavelength, info=info)
         m.integrated_flux = frac * total_flux
         inner_var = variances[name][contour]
         inner_var = inner_var[np.isfinite(inner_var)]
         rel = np.sqrt(np.sum(inner_var)) / abs(inner[name]) if inner[name] else np.inf
-        m.integrated_error = float(np.hypot(frac * np.sqrt(total_var), abs(m.integrated_flux) * rel * (1 - frac)))
+        m.integrated_error = float(
+            np.hypot(frac * np.sqrt(total_var), abs(m.integrated_flux) * rel * (1 - frac))
+        )
         maps[name] = m
     return maps
 

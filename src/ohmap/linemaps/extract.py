@@ -64,7 +64,9 @@ def _decision(line, status, reason, **extra):
     return dict(line=line, status=status, reason=reason, **extra)
 
 
-def extract_line_maps(spec: Spectrum2D, redshift: float, settings: ExtractionSettings | None = None) -> Extraction:
+def extract_line_maps(
+    spec: Spectrum2D, redshift: float, settings: ExtractionSettings | None = None
+) -> Extraction:
     """Line maps of every requested line that the spectrum covers.
 
     Parameters
@@ -88,42 +90,90 @@ def extract_line_maps(spec: Spectrum2D, redshift: float, settings: ExtractionSet
     dlam = np.gradient(wave)
     footprint, how = object_footprint(spec, settings)
     decisions = []
-    log.info("%s PA %s %s: footprint of %d pixels (%s)", spec.galaxy, spec.pa, spec.grism,
-             footprint.sum(), how)
+    log.info(
+        "%s PA %s %s: footprint of %d pixels (%s)",
+        spec.galaxy,
+        spec.pa,
+        spec.grism,
+        footprint.sum(),
+        how,
+    )
 
     wanted = [n for n in settings.lines]
     present = _lines_on_spectrum(wanted, redshift, grism, wave, decisions)
 
     # Flux density -> line flux per pixel.
     science = spec.science - spec.contamination
-    error = np.sqrt(spec.error**2 + contamination_model_variance(
-        spec.contamination, settings.contamination_model_fraction, settings.contamination_trace_pixels))
+    error = np.sqrt(
+        spec.error**2
+        + contamination_model_variance(
+            spec.contamination,
+            settings.contamination_model_fraction,
+            settings.contamination_trace_pixels,
+        )
+    )
     error = np.where(spec.valid, error, np.inf)
     cleaned = np.zeros_like(science)
     cleaned_error = np.full(science.shape, np.inf)
     centre = (ny - 1) / 2.0
     maps = {}
     for group in blend_groups(present, footprint):
-        err_flux, window_info = _remove_continuum(spec, group, present, footprint, science, error, dlam,
-                                                  cleaned, cleaned_error, settings)
+        err_flux, window_info = _remove_continuum(
+            spec, group, present, footprint, science, error, dlam, cleaned, cleaned_error, settings
+        )
         free = [n for n in group if n not in TIED_LINES or TIED_LINES[n][0] not in group]
         starts = {n: int(np.round(present[n] - centre)) for n in group}
         phases = {n: starts[n] + centre - present[n] for n in group}
         if len(free) == 1 and len(group) == 1:
             name = group[0]
-            maps[name] = _cutout(name, cleaned, err_flux, starts[name], phases[name], present[name],
-                                 redshift, footprint, dict(method="isolated", **window_info),
-                                 direct_on_map_grid(spec.direct_image, ny))
+            maps[name] = _cutout(
+                name,
+                cleaned,
+                err_flux,
+                starts[name],
+                phases[name],
+                present[name],
+                redshift,
+                footprint,
+                dict(method="isolated", **window_info),
+                direct_on_map_grid(spec.direct_image, ny),
+            )
             continue
-        maps.update(deblend_group(spec, group, free, present, starts, phases, cleaned, err_flux,
-                                  footprint, redshift, settings, window_info))
+        maps.update(
+            deblend_group(
+                spec,
+                group,
+                free,
+                present,
+                starts,
+                phases,
+                cleaned,
+                err_flux,
+                footprint,
+                redshift,
+                settings,
+                window_info,
+            )
+        )
 
     _keep_covered(maps, wanted, footprint, settings.min_coverage, decisions)
     if not maps:
         log.warning("%s PA %s %s: no line map extracted", spec.galaxy, spec.pa, spec.grism)
-    return Extraction(spec.galaxy, spec.pa, spec.grism, spec.dispersion_pa, spec.pixel_scale,
-                      footprint, maps, decisions, spec.direct_image, cleaned, cleaned_error,
-                      dict(present), float(redshift))
+    return Extraction(
+        spec.galaxy,
+        spec.pa,
+        spec.grism,
+        spec.dispersion_pa,
+        spec.pixel_scale,
+        footprint,
+        maps,
+        decisions,
+        spec.direct_image,
+        cleaned,
+        cleaned_error,
+        dict(present),
+        float(redshift),
+    )
 
 
 def _lines_on_spectrum(wanted, redshift: float, grism, wave, decisions) -> dict:
@@ -135,21 +185,32 @@ def _lines_on_spectrum(wanted, redshift: float, grism, wave, decisions) -> dict:
         lam = L.LINES_BY_NAME[name].wavelength * (1.0 + redshift)
         if not grism.covers(lam):
             if name in wanted:
-                decisions.append(_decision(name, "not_covered",
-                                           f"observed {lam:.0f} A is outside the {grism.name} usable "
-                                           f"range {grism.wavelength_min:.0f}-{grism.wavelength_max:.0f} A"))
+                decisions.append(
+                    _decision(
+                        name,
+                        "not_covered",
+                        f"observed {lam:.0f} A is outside the {grism.name} usable "
+                        f"range {grism.wavelength_min:.0f}-{grism.wavelength_max:.0f} A",
+                    )
+                )
             continue
         if not (wave[0] <= lam <= wave[-1]):
             if name in wanted:
-                decisions.append(_decision(name, "not_covered",
-                                           f"observed {lam:.0f} A is outside the spectrum's wavelength grid"))
+                decisions.append(
+                    _decision(
+                        name,
+                        "not_covered",
+                        f"observed {lam:.0f} A is outside the spectrum's wavelength grid",
+                    )
+                )
             continue
         present[name] = line_column(wave, lam)
     return present
 
 
-def _remove_continuum(spec, group, present, footprint, science, error, dlam, cleaned, cleaned_error,
-                      settings):
+def _remove_continuum(
+    spec, group, present, footprint, science, error, dlam, cleaned, cleaned_error, settings
+):
     """Rescale the continuum model in the windows beside one group of lines and subtract it over
     the group's columns, writing ``cleaned`` and ``cleaned_error`` (line flux per pixel) there.
 
@@ -162,12 +223,18 @@ def _remove_continuum(spec, group, present, footprint, science, error, dlam, cle
     others = [c for n, c in present.items() if n not in group]
     windows = continuum_windows(group_cols, footprint, nx, others, settings)
     gcentre = float(np.mean(group_cols))
-    cont = fit_continuum_scale(science, error, spec.continuum, windows, footprint.any(axis=1), gcentre,
-                               settings.continuum_scale_prior)
-    residual_flag = (
-        cont["n_window_pixels"] > 1
-        and (abs(cont["residual_z"]) > settings.residual_limit_sigma
-             or cont["residual_std"] > settings.residual_scatter_max)
+    cont = fit_continuum_scale(
+        science,
+        error,
+        spec.continuum,
+        windows,
+        footprint.any(axis=1),
+        gcentre,
+        settings.continuum_scale_prior,
+    )
+    residual_flag = cont["n_window_pixels"] > 1 and (
+        abs(cont["residual_z"]) > settings.residual_limit_sigma
+        or cont["residual_std"] > settings.residual_scatter_max
     )
     lo = max(int(np.floor(min(group_cols) - centre)) - 1, 0)
     hi = min(int(np.ceil(max(group_cols) + centre)) + 2, nx)
@@ -179,21 +246,35 @@ def _remove_continuum(spec, group, present, footprint, science, error, dlam, cle
     scale_var = np.einsum("ik,ij,jk->k", basis, cont["cov"], basis)
     cleaned[:, cols] = (science[:, cols] - spec.continuum[:, cols] * scale[None, :]) * dlam[cols]
     err_flux = error * dlam[None, :]
-    err_flux[:, cols] = np.sqrt(err_flux[:, cols] ** 2
-                                + (spec.continuum[:, cols] * dlam[cols]) ** 2 * scale_var[None, :])
+    err_flux[:, cols] = np.sqrt(
+        err_flux[:, cols] ** 2 + (spec.continuum[:, cols] * dlam[cols]) ** 2 * scale_var[None, :]
+    )
     cleaned_error[:, cols] = err_flux[:, cols]
     window_info = dict(
-        continuum_scale=cont["a"], continuum_scale_slope=cont["b"],
-        window_sides=cont["window_sides"], window_pixels=cont["n_window_pixels"],
-        residual_mean_sigma=cont["residual_mean_sigma"], residual_std=cont["residual_std"],
-        residual_z=cont["residual_z"], residual_flag=bool(residual_flag),
+        continuum_scale=cont["a"],
+        continuum_scale_slope=cont["b"],
+        window_sides=cont["window_sides"],
+        window_pixels=cont["n_window_pixels"],
+        residual_mean_sigma=cont["residual_mean_sigma"],
+        residual_std=cont["residual_std"],
+        residual_z=cont["residual_z"],
+        residual_flag=bool(residual_flag),
     )
     if cont["window_sides"] == 0:
-        window_info["continuum_note"] = "no line-free window on either side: continuum model used unscaled"
+        window_info["continuum_note"] = (
+            "no line-free window on either side: continuum model used unscaled"
+        )
     if residual_flag:
-        log.warning("%s PA %s %s lines %s: continuum/contamination residuals not consistent with "
-                    "zero-mean noise (z = %.1f, scatter %.2f)", spec.galaxy, spec.pa, spec.grism,
-                    ",".join(group), cont["residual_z"], cont["residual_std"])
+        log.warning(
+            "%s PA %s %s lines %s: continuum/contamination residuals not consistent with "
+            "zero-mean noise (z = %.1f, scatter %.2f)",
+            spec.galaxy,
+            spec.pa,
+            spec.grism,
+            ",".join(group),
+            cont["residual_z"],
+            cont["residual_std"],
+        )
     return err_flux, window_info
 
 
@@ -210,8 +291,10 @@ def _keep_covered(maps: dict, wanted, footprint, min_coverage: float, decisions)
             if m.info.get("method") == "deblended" and not m.info.get("contour_clean", True):
                 why = f"could not be de-blended ({m.info['deblend_note']}); {coverage:.0%} of the footprint solved"
             else:
-                why = (f"only {coverage:.0%} of the footprint has data (line near the edge of the "
-                       f"spectrum or of the grism's sensitivity)")
+                why = (
+                    f"only {coverage:.0%} of the footprint has data (line near the edge of the "
+                    f"spectrum or of the grism's sensitivity)"
+                )
             decisions.append(_decision(name, "rejected", why))
             del maps[name]
             continue
@@ -227,7 +310,9 @@ def _cutout(name, cleaned, err_flux, start, phase, column, redshift, footprint, 
     error = cutout_values(err_flux, start, ny, fill=np.inf)
     flux[~np.isfinite(error)] = 0.0
     lam = L.LINES_BY_NAME[name].wavelength * (1.0 + redshift)
-    m = LineMap(name, flux, error, np.zeros((ny, ny), dtype=bool), phase, column, lam, info=dict(info))
+    m = LineMap(
+        name, flux, error, np.zeros((ny, ny), dtype=bool), phase, column, lam, info=dict(info)
+    )
     m.integrated_flux, m.integrated_error = integrate(flux, error, footprint, weight)
     return m
 

@@ -58,8 +58,9 @@ def direct_noise(direct: np.ndarray, exclude: np.ndarray | None = None) -> float
     return float(1.4826 * np.median(np.abs(values - np.median(values))))
 
 
-def isophote(direct: np.ndarray, level: float, floor: float = 0.0,
-             exclude: np.ndarray | None = None) -> np.ndarray:
+def isophote(
+    direct: np.ndarray, level: float, floor: float = 0.0, exclude: np.ndarray | None = None
+) -> np.ndarray:
     """Pixels connected to the centre where the smoothed direct image exceeds
     ``max(level x peak, floor)``, not counting pixels in ``exclude`` (other objects), so that an
     isophote cannot reach a neighbour through it."""
@@ -153,8 +154,10 @@ def object_footprint(spec: Spectrum2D, settings: ExtractionSettings) -> tuple[np
             catalogued = binary_dilation(seg > 0, iterations=grow)
         floor = settings.footprint_noise_sigma * direct_noise(direct, catalogued)
         mask |= isophote(direct, settings.footprint_level, floor, exclude=others)
-        how.append(f"direct image above max({settings.footprint_level:g} of peak, "
-                   f"{settings.footprint_noise_sigma:g} sigma = {floor:.3g})")
+        how.append(
+            f"direct image above max({settings.footprint_level:g} of peak, "
+            f"{settings.footprint_noise_sigma:g} sigma = {floor:.3g})"
+        )
         if own.any():
             mask |= own
             how.append(f"segment {object_id}")

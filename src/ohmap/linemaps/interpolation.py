@@ -24,7 +24,9 @@ def _lanczos3_derivative(d):
         out[nz] = (np.cos(np.pi * x[nz]) - np.sinc(x[nz])) / x[nz]
         return out
 
-    return np.where(np.abs(d) < 3, dsinc(d) * np.sinc(d / 3.0) + np.sinc(d) * dsinc(d / 3.0) / 3.0, 0.0)
+    return np.where(
+        np.abs(d) < 3, dsinc(d) * np.sinc(d / 3.0) + np.sinc(d) * dsinc(d / 3.0) / 3.0, 0.0
+    )
 
 
 class Interpolator:
@@ -51,8 +53,15 @@ class Interpolator:
         what the Fisher matrix needs (a slight underestimate, so errors come out conservative).
     """
 
-    def __init__(self, flux, error, valid, x_phase: float, correlated: bool = False,
-                 gradient_smoothing: float = 0.0):
+    def __init__(
+        self,
+        flux,
+        error,
+        valid,
+        x_phase: float,
+        correlated: bool = False,
+        gradient_smoothing: float = 0.0,
+    ):
         self.half, self.kernel = KERNELS["lanczos3"]
         pad = self.half + 1
         valid = np.asarray(valid, dtype=bool) & np.isfinite(error)
@@ -87,7 +96,11 @@ class Interpolator:
         col = xs + (m - 1) / 2.0 - self.x_phase + self.pad
         row = ys + (n - 1) / 2.0 + self.pad
         # Points beyond the padded map get an empty stencil (coverage 0), not a wrapped one.
-        lo, hi_r, hi_c = self.half, n + 2 * self.pad - self.half - 1, m + 2 * self.pad - self.half - 1
+        lo, hi_r, hi_c = (
+            self.half,
+            n + 2 * self.pad - self.half - 1,
+            m + 2 * self.pad - self.half - 1,
+        )
         col = np.clip(col, lo, hi_c)
         row = np.clip(row, lo, hi_r)
         c0 = np.floor(col).astype(int)
@@ -133,6 +146,12 @@ class Interpolator:
         # (wdx - w sdx / den) / den; sdx is about zero inside a fully covered map.
         ax = (wdx - wv * (sdx / safe)[:, None, None]) / safe[:, None, None]
         ay = (wdy - wv * (sdy / safe)[:, None, None]) / safe[:, None, None]
-        gvar = np.stack([(ax * ax * ev).sum(axis=(1, 2)), (ay * ay * ev).sum(axis=(1, 2)),
-                         (ax * ay * ev).sum(axis=(1, 2))], axis=1)
+        gvar = np.stack(
+            [
+                (ax * ax * ev).sum(axis=(1, 2)),
+                (ay * ay * ev).sum(axis=(1, 2)),
+                (ax * ay * ev).sum(axis=(1, 2)),
+            ],
+            axis=1,
+        )
         return value, var, coverage, gx, gy, gvar

@@ -172,8 +172,9 @@ def forward_operator(extraction, transform: FrameTransform, members, grid_shape,
     for name, parent, coef in members:
         # Spectrum column j of this grid is at frame x = j - column: the phase that puts it there.
         phase = lo - extraction.columns[name] + (width - 1) / 2.0
-        b = resampling_matrix((ny, width), grid_shape, inverse, in_x_phase=0.0, out_x_phase=phase,
-                              kernel=kernel)
+        b = resampling_matrix(
+            (ny, width), grid_shape, inverse, in_x_phase=0.0, out_x_phase=phase, kernel=kernel
+        )
         operators.append((parent, coef, b))
     return lo, hi, operators
 
@@ -184,7 +185,7 @@ def _support(footprint, entries, grow: int, pad: int, kernel: str) -> np.ndarray
     n, m = footprint.shape
     padded = (n + 2 * pad, m + 2 * pad)
     mask = np.zeros(padded, dtype=bool)
-    mask[pad:pad + n, pad:pad + m] = footprint
+    mask[pad : pad + n, pad : pad + m] = footprint
     for _, ex, transform in entries:
         fp = np.asarray(ex.footprint, dtype=float)
         r = resampling_matrix(padded, fp.shape, transform, kernel="linear")
@@ -199,7 +200,9 @@ def _support(footprint, entries, grow: int, pad: int, kernel: str) -> np.ndarray
     return mask
 
 
-def joint_deblend(group, entries, out_shape, footprint, settings: JointDeblendSettings | None = None):
+def joint_deblend(
+    group, entries, out_shape, footprint, settings: JointDeblendSettings | None = None
+):
     """Joint forward-model de-blending of a group of lines over all PA-grisms.
 
     Parameters
@@ -258,16 +261,24 @@ def joint_deblend(group, entries, out_shape, footprint, settings: JointDeblendSe
             usable.append((label, ex, transform, members))
         else:
             notes.append(f"{label}: no line of {','.join(group)} on the spectrum")
-    support = _support(footprint, [(lab, ex, t) for lab, ex, t, _ in usable],
-                       settings.support_grow_pixels, pad, settings.kernel)
+    support = _support(
+        footprint,
+        [(lab, ex, t) for lab, ex, t, _ in usable],
+        settings.support_grow_pixels,
+        pad,
+        settings.kernel,
+    )
     sup_idx = np.flatnonzero(support.ravel())
 
-    present = [name for name in group
-               if any(parent == name for *_, mem in usable for _, parent, _ in mem)]
+    present = [
+        name for name in group if any(parent == name for *_, mem in usable for _, parent, _ in mem)
+    ]
     n_all = len(present) * sup_idx.size
     systems, overlaps = _data_systems(usable, present, sup_idx, grid, settings.kernel)
     if not systems or n_all == 0:
-        return {}, dict(notes=notes + ["nothing to fit"], residual={}, time_s=time.perf_counter() - t0)
+        return {}, dict(
+            notes=notes + ["nothing to fit"], residual={}, time_s=time.perf_counter() - t0
+        )
 
     # Unknowns that no valid data pixel touches are left out (their error is infinite).
     data_weight = np.zeros(n_all)
@@ -275,16 +286,31 @@ def joint_deblend(group, entries, out_shape, footprint, settings: JointDeblendSe
         data_weight += np.asarray(s["a"].multiply(s["a"]).T @ s["w"]).ravel()
     keep = np.flatnonzero(data_weight > 0)
     if keep.size == 0:
-        return {}, dict(notes=notes + ["no valid data pixel on the modelled columns"], residual={},
-                        time_s=time.perf_counter() - t0)
+        return {}, dict(
+            notes=notes + ["no valid data pixel on the modelled columns"],
+            residual={},
+            time_s=time.perf_counter() - t0,
+        )
     for s in systems:
         s["a"] = s["a"][:, keep].tocsr()
 
     prior_sigma = _prior_sigma(systems, settings.prior_scale)
     solution = _solve(systems, keep.size, prior_sigma, settings)
     inner = (slice(pad, pad + n_out), slice(pad, pad + m_out))
-    maps, per_line, ap_vectors = _line_maps(present, systems, solution, support, sup_idx, keep, grid,
-                                            inner, footprint, prior_sigma, settings, notes)
+    maps, per_line, ap_vectors = _line_maps(
+        present,
+        systems,
+        solution,
+        support,
+        sup_idx,
+        keep,
+        grid,
+        inner,
+        footprint,
+        prior_sigma,
+        settings,
+        notes,
+    )
     for name in group:
         if name not in present:
             notes.append(f"{name}: on no PA-grism's spectrum")
@@ -293,14 +319,25 @@ def joint_deblend(group, entries, out_shape, footprint, settings: JointDeblendSe
     names = list(ap_vectors)
     cov = np.array([[float(ap_vectors[a][0] @ ap_vectors[b][1]) for b in names] for a in names])
     diagnostics = dict(
-        residual=_residual(systems, solution), aperture_covariance=(names, cov),
-        prior_sigma=prior_sigma, ridge_lambda=solution.lam, variance_method=solution.method,
-        n_unknowns=keep.size, support=support[inner], unmodelled_overlaps=sorted(set(overlaps)),
-        lines=per_line, notes=notes, time_s=time.perf_counter() - t0,
+        residual=_residual(systems, solution),
+        aperture_covariance=(names, cov),
+        prior_sigma=prior_sigma,
+        ridge_lambda=solution.lam,
+        variance_method=solution.method,
+        n_unknowns=keep.size,
+        support=support[inner],
+        unmodelled_overlaps=sorted(set(overlaps)),
+        lines=per_line,
+        notes=notes,
+        time_s=time.perf_counter() - t0,
     )
     for label, other in diagnostics["unmodelled_overlaps"]:
-        log.info("%s: line %s lands on the columns modelled for %s and is not modelled", label, other,
-                 ",".join(group))
+        log.info(
+            "%s: line %s lands on the columns modelled for %s and is not modelled",
+            label,
+            other,
+            ",".join(group),
+        )
     return maps, diagnostics
 
 
@@ -369,8 +406,9 @@ def _solve(systems, n: int, prior_sigma: float, settings: JointDeblendSettings) 
         q = q + (aw @ s["a"]).tocsc()
         rhs += aw @ s["d"]
     q = q.tocsc()
-    lu = splu(q, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
-             options=dict(SymmetricMode=True))
+    lu = splu(
+        q, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options=dict(SymmetricMode=True)
+    )
     x = lu.solve(rhs)
     q_diag = q.diagonal()
 
@@ -405,12 +443,29 @@ def _residual(systems, solution: _Solution) -> dict:
         n_data += r.size
         per_entry[s["label"]] = c / max(r.size, 1)
     dof = n_data - (solution.x.size - solution.lam * float(np.sum(solution.var)))
-    return dict(chi2=chi2, n_data=n_data, dof=dof, chi2_per_dof=chi2 / dof if dof > 0 else np.nan,
-                per_entry=per_entry)
+    return dict(
+        chi2=chi2,
+        n_data=n_data,
+        dof=dof,
+        chi2_per_dof=chi2 / dof if dof > 0 else np.nan,
+        per_entry=per_entry,
+    )
 
 
-def _line_maps(present, systems, solution, support, sup_idx, keep, grid, inner, footprint,
-               prior_sigma, settings, notes):
+def _line_maps(
+    present,
+    systems,
+    solution,
+    support,
+    sup_idx,
+    keep,
+    grid,
+    inner,
+    footprint,
+    prior_sigma,
+    settings,
+    notes,
+):
     """The solution back on the reference grid: a StackedMap, the diagnostics and the aperture
     vectors (with their solves) of every line."""
     n_sup = sup_idx.size
@@ -463,15 +518,18 @@ def _line_maps(present, systems, solution, support, sup_idx, keep, grid, inner, 
         per_line[name] = dict(
             n_entries=len(contributors),
             inflation=infl,
-            degenerate_fraction=(float(np.mean(infl[fp_ok] > settings.inflation_limit))
-                                 if fp_ok.any() else np.nan),
+            degenerate_fraction=(
+                float(np.mean(infl[fp_ok] > settings.inflation_limit)) if fp_ok.any() else np.nan
+            ),
             prior_dominated=prior_dom,
             prior_dominated_fraction=float(np.mean(prior_dom[fp_ok])) if fp_ok.any() else np.nan,
             flux_outside_grid=lost,
         )
         if len(contributors) < 2:
-            notes.append(f"{name}: constrained by {len(contributors)} PA-grism only; degenerate pixels "
-                         f"are held by the prior (sigma {prior_sigma:.3g}) and carry errors near it")
+            notes.append(
+                f"{name}: constrained by {len(contributors)} PA-grism only; degenerate pixels "
+                f"are held by the prior (sigma {prior_sigma:.3g}) and carry errors near it"
+            )
         maps[name] = sm
     return maps, per_line, ap_vectors
 

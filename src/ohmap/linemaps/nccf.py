@@ -83,7 +83,9 @@ def smooth_map(flux, error, valid, sigma: float):
     num = gaussian_filter(np.where(valid, flux, 0.0), sigma)
     # Variance of a kernel-weighted mean: sum k^2 var / (sum k)^2, and the squared kernel is
     # a Gaussian of sigma/sqrt(2) scaled by 1/(4 pi sigma^2).
-    var = gaussian_filter(np.where(valid, error, 0.0) ** 2, sigma / np.sqrt(2)) / (4 * np.pi * sigma**2)
+    var = gaussian_filter(np.where(valid, error, 0.0) ** 2, sigma / np.sqrt(2)) / (
+        4 * np.pi * sigma**2
+    )
     ok = norm > 0.5
     out = np.where(ok, num / np.maximum(norm, 1e-12), 0.0)
     err = np.where(ok, np.sqrt(var) / np.maximum(norm, 1e-12), np.inf)

@@ -33,12 +33,6 @@ from .maps import Extraction, LineMap, StackedMap
 LINE_FLUX_UNIT = "1e-17 erg / (s cm2)"
 
 
-
-
-
-
-
-
 def _image(data, name, content, unit=None):
     hdu = fits.ImageHDU(np.asarray(data), name=name)
     hdu.header["CONTENT"] = content
@@ -80,15 +74,35 @@ def write_extraction(extraction: Extraction, path, source: str = "") -> None:
     h["SOURCE"] = (os.path.basename(str(source)), "input spectrum product")
     h["OHMAPVER"] = (__version__, "ohmap version")
     h["COMMENT"] = "Line flux per pixel in 1e-17 erg/s/cm2; ERR = inf where there are no data."
-    hdus = [primary, _image(ex.footprint.astype(np.uint8), "FOOTPRINT", "object footprint (1 = object)")]
+    hdus = [
+        primary,
+        _image(ex.footprint.astype(np.uint8), "FOOTPRINT", "object footprint (1 = object)"),
+    ]
     if ex.direct_image is not None:
-        hdus.append(_image(np.asarray(ex.direct_image, dtype=float), "DIRECT",
-                           "direct-image stamp, same orientation as the spectrum"))
+        hdus.append(
+            _image(
+                np.asarray(ex.direct_image, dtype=float),
+                "DIRECT",
+                "direct-image stamp, same orientation as the spectrum",
+            )
+        )
     if ex.cleaned is not None:
-        hdus.append(_image(ex.cleaned, "CLEANED", "spectrum minus contamination and rescaled continuum, "
-                                                  "line flux per pixel", LINE_FLUX_UNIT))
-        hdus.append(_image(ex.cleaned_error, "CLEANERR", "1-sigma error of CLEANED; inf = no data",
-                           LINE_FLUX_UNIT))
+        hdus.append(
+            _image(
+                ex.cleaned,
+                "CLEANED",
+                "spectrum minus contamination and rescaled continuum, line flux per pixel",
+                LINE_FLUX_UNIT,
+            )
+        )
+        hdus.append(
+            _image(
+                ex.cleaned_error,
+                "CLEANERR",
+                "1-sigma error of CLEANED; inf = no data",
+                LINE_FLUX_UNIT,
+            )
+        )
     for name, m in ex.maps.items():
         flux = _image(m.flux, f"FLUX_{name}", f"{name} line flux per pixel", LINE_FLUX_UNIT)
         fh = flux.header
@@ -98,24 +112,43 @@ def write_extraction(extraction: Extraction, path, source: str = "") -> None:
         fh["WAVE"] = (float(m.wavelength), "[Angstrom] observed vacuum wavelength")
         fh["INTFLUX"] = (card_value(m.integrated_flux), "[1e-17 erg/s/cm2] flux in the footprint")
         fh["INTERR"] = (card_value(m.integrated_error), "[1e-17 erg/s/cm2] its 1-sigma error")
-        for key in ("method", "contour_level", "contour_clean", "deblend_note", "residual_flag", "residual_z",
-                    "coverage"):
+        for key in (
+            "method",
+            "contour_level",
+            "contour_clean",
+            "deblend_note",
+            "residual_flag",
+            "residual_z",
+            "coverage",
+        ):
             if key in m.info:
                 fh[f"HIERARCH {key.upper()}"] = card_value(m.info[key])
         fh["PROVJSON"] = dumps(m.info)  # full provenance; too long for a comment
-        hdus += [flux, _image(m.error, f"ERR_{name}", f"1-sigma error of {name}; inf = no data", LINE_FLUX_UNIT),
-                 _image(m.blended.astype(np.uint8), f"BLEND_{name}", "1 = may hold flux of another line")]
+        hdus += [
+            flux,
+            _image(
+                m.error, f"ERR_{name}", f"1-sigma error of {name}; inf = no data", LINE_FLUX_UNIT
+            ),
+            _image(
+                m.blended.astype(np.uint8), f"BLEND_{name}", "1 = may hold flux of another line"
+            ),
+        ]
     names = list(ex.columns)
-    lines = fits.BinTableHDU(Table({"line": names,
-                                    "column": [float(ex.columns[n]) for n in names]}), name="LINES")
+    lines = fits.BinTableHDU(
+        Table({"line": names, "column": [float(ex.columns[n]) for n in names]}), name="LINES"
+    )
     lines.header["TUNIT2"] = "pixel"
-    decisions = Table({
-        "line": [d["line"] for d in ex.decisions],
-        "status": [d["status"] for d in ex.decisions],
-        "reason": [d["reason"] for d in ex.decisions],
-        "details": [dumps({k: v for k, v in d.items() if k not in ("line", "status", "reason")})
-                    for d in ex.decisions],
-    })
+    decisions = Table(
+        {
+            "line": [d["line"] for d in ex.decisions],
+            "status": [d["status"] for d in ex.decisions],
+            "reason": [d["reason"] for d in ex.decisions],
+            "details": [
+                dumps({k: v for k, v in d.items() if k not in ("line", "status", "reason")})
+                for d in ex.decisions
+            ],
+        }
+    )
     hdus += [lines, fits.BinTableHDU(decisions, name="DECISIONS")]
     write_fits_atomic(fits.HDUList(hdus), path)
 
@@ -129,31 +162,49 @@ def read_extraction(path) -> Extraction:
     with hdul:
         h = hdul[0].header
         if "MAPLINES" not in h or "FOOTPRINT" not in hdul:
-            raise InputError(path, "not an ohmap line-map extraction (no MAPLINES card or FOOTPRINT extension)")
+            raise InputError(
+                path, "not an ohmap line-map extraction (no MAPLINES card or FOOTPRINT extension)"
+            )
         maps = {}
         for name in [n for n in h["MAPLINES"].split(",") if n]:
             fh = hdul[f"FLUX_{name}"].header
             maps[name] = LineMap(
-                name, np.asarray(hdul[f"FLUX_{name}"].data, dtype=float),
+                name,
+                np.asarray(hdul[f"FLUX_{name}"].data, dtype=float),
                 np.asarray(hdul[f"ERR_{name}"].data, dtype=float),
                 np.asarray(hdul[f"BLEND_{name}"].data).astype(bool),
-                float(fh["XPHASE"]), float(fh["COLUMN"]), float(fh["WAVE"]),
-                float(fh["INTFLUX"]), float(fh["INTERR"]), json.loads(fh["PROVJSON"]))
+                float(fh["XPHASE"]),
+                float(fh["COLUMN"]),
+                float(fh["WAVE"]),
+                float(fh["INTFLUX"]),
+                float(fh["INTERR"]),
+                json.loads(fh["PROVJSON"]),
+            )
         decisions = []
         for row in hdul["DECISIONS"].data:
             d = dict(line=str(row["line"]), status=str(row["status"]), reason=str(row["reason"]))
             d.update(json.loads(row["details"]))
             decisions.append(d)
         columns = {str(r["line"]): float(r["column"]) for r in hdul["LINES"].data}
+
         def get(name):
             return np.asarray(hdul[name].data, dtype=float) if name in hdul else None
 
         return Extraction(
-            galaxy=str(h["OBJECT"]), pa=str(h["PA_LABEL"]), grism=str(h["GRISM"]),
-            dispersion_pa=float(h["PA_DISP"]), pixel_scale=float(h["PIXSCALE"]),
-            footprint=np.asarray(hdul["FOOTPRINT"].data).astype(bool), maps=maps, decisions=decisions,
-            direct_image=get("DIRECT"), cleaned=get("CLEANED"), cleaned_error=get("CLEANERR"),
-            columns=columns, redshift=float(h["REDSHIFT"]))
+            galaxy=str(h["OBJECT"]),
+            pa=str(h["PA_LABEL"]),
+            grism=str(h["GRISM"]),
+            dispersion_pa=float(h["PA_DISP"]),
+            pixel_scale=float(h["PIXSCALE"]),
+            footprint=np.asarray(hdul["FOOTPRINT"].data).astype(bool),
+            maps=maps,
+            decisions=decisions,
+            direct_image=get("DIRECT"),
+            cleaned=get("CLEANED"),
+            cleaned_error=get("CLEANERR"),
+            columns=columns,
+            redshift=float(h["REDSHIFT"]),
+        )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -161,30 +212,49 @@ def read_extraction(path) -> Extraction:
 # ----------------------------------------------------------------------------------------------
 
 
-def alignment_table(galaxy: str, pa: str, grism: str, reference: str, result: AlignmentResult) -> Table:
+def alignment_table(
+    galaxy: str, pa: str, grism: str, reference: str, result: AlignmentResult
+) -> Table:
     """One-row table of an alignment fit, with units."""
     t = result.transform
-    table = Table({
-        "galaxy_id": [galaxy], "pa": [pa], "grism": [grism], "reference": [reference],
-        "line": [result.line], "reference_line": [result.reference_line],
-        "line_pairs": [",".join(result.lines)],
-        "shift_x": [t.shift_x], "shift_x_error": [result.shift_x_error],
-        "shift_y": [t.shift_y], "shift_y_error": [result.shift_y_error],
-        "rotation": [t.rotation_deg], "nominal_rotation": [result.nominal_rotation_deg],
-        "rotation_correction": [result.rotation_correction_deg],
-        "rotation_correction_error": [result.rotation_error_deg],
-        "rotation_fixed": [bool(result.rotation_fixed)],
-        "nccf": [result.nccf], "nccf_expected": [result.nccf_expected], "status": [result.status],
-    })
+    table = Table(
+        {
+            "galaxy_id": [galaxy],
+            "pa": [pa],
+            "grism": [grism],
+            "reference": [reference],
+            "line": [result.line],
+            "reference_line": [result.reference_line],
+            "line_pairs": [",".join(result.lines)],
+            "shift_x": [t.shift_x],
+            "shift_x_error": [result.shift_x_error],
+            "shift_y": [t.shift_y],
+            "shift_y_error": [result.shift_y_error],
+            "rotation": [t.rotation_deg],
+            "nominal_rotation": [result.nominal_rotation_deg],
+            "rotation_correction": [result.rotation_correction_deg],
+            "rotation_correction_error": [result.rotation_error_deg],
+            "rotation_fixed": [bool(result.rotation_fixed)],
+            "nccf": [result.nccf],
+            "nccf_expected": [result.nccf_expected],
+            "status": [result.status],
+        }
+    )
     for name in ("shift_x", "shift_x_error", "shift_y", "shift_y_error"):
         table[name].unit = "pixel"
-    for name in ("rotation", "nominal_rotation", "rotation_correction", "rotation_correction_error"):
+    for name in (
+        "rotation",
+        "nominal_rotation",
+        "rotation_correction",
+        "rotation_correction_error",
+    ):
         table[name].unit = "deg"
     table.meta["description"] = (
         "Alignment of one PA-grism's line maps to the reference PA-grism (Wang et al. 2017, Eq. 1): "
         "shift_x along the dispersion, shift_y across it (PA-frame pixels), rotation from the PA "
         "frame to the reference frame = nominal + correction; errors are 1 sigma (NaN when no fit "
-        "was kept); rotation_fixed: the correction was not measurable and is held at zero.")
+        "was kept); rotation_fixed: the correction was not measurable and is held at zero."
+    )
     return table
 
 
@@ -200,10 +270,18 @@ def read_alignment(path) -> tuple[dict, AlignmentResult]:
     row = {k: (v.item() if hasattr(v, "item") else v) for k, v in zip(table.colnames, table[0])}
     result = AlignmentResult(
         FrameTransform(float(row["rotation"]), float(row["shift_x"]), float(row["shift_y"])),
-        float(row["nominal_rotation"]), float(row["nccf"]), float(row["nccf_expected"]),
-        str(row["status"]), str(row["line"]), str(row["reference_line"]),
-        tuple(p for p in str(row["line_pairs"]).split(",") if p), float(row["shift_x_error"]),
-        float(row["shift_y_error"]), float(row["rotation_correction_error"]), bool(row["rotation_fixed"]))
+        float(row["nominal_rotation"]),
+        float(row["nccf"]),
+        float(row["nccf_expected"]),
+        str(row["status"]),
+        str(row["line"]),
+        str(row["reference_line"]),
+        tuple(p for p in str(row["line_pairs"]).split(",") if p),
+        float(row["shift_x_error"]),
+        float(row["shift_y_error"]),
+        float(row["rotation_correction_error"]),
+        bool(row["rotation_fixed"]),
+    )
     return row, result
 
 
@@ -212,8 +290,28 @@ def read_alignment(path) -> tuple[dict, AlignmentResult]:
 # ----------------------------------------------------------------------------------------------
 
 
-def write_stacked_maps(path, galaxy: str, reference: Extraction, stacks: dict, redshift: float,
-                       direct=None, notes: dict | None = None, joint: dict | None = None) -> None:
+def read_galaxy_maps(map_paths, alignment_paths) -> tuple[dict, dict]:
+    """A galaxy's extractions and their alignments, both keyed by ``(pa, grism)``.
+
+    ``map_paths`` and ``alignment_paths`` are paired one to one (the same PA-grism)."""
+    extractions, alignments = {}, {}
+    for maps_path, alignment_path in zip(map_paths, alignment_paths, strict=True):
+        ex = read_extraction(maps_path)
+        _, alignments[(ex.pa, ex.grism)] = read_alignment(alignment_path)
+        extractions[(ex.pa, ex.grism)] = ex
+    return extractions, alignments
+
+
+def write_stacked_maps(
+    path,
+    galaxy: str,
+    reference: Extraction,
+    stacks: dict,
+    redshift: float,
+    direct=None,
+    notes: dict | None = None,
+    joint: dict | None = None,
+) -> None:
     """Write the stacked line maps of one galaxy on the reference grid.
 
     Per line: ``FLUX_<line>``, ``ERR_<line>`` (inf where no map contributes) and
@@ -234,13 +332,24 @@ def write_stacked_maps(path, galaxy: str, reference: Extraction, stacks: dict, r
     for line, note in sorted((notes or {}).items()):
         h[f"HIERARCH NOMAP {line}"] = note
     h["OHMAPVER"] = (__version__, "ohmap version")
-    h["COMMENT"] = "Inverse-variance weighted mean of the aligned, vetted PA-grism maps (Sect. 4.3)."
+    h["COMMENT"] = (
+        "Inverse-variance weighted mean of the aligned, vetted PA-grism maps (Sect. 4.3)."
+    )
     h["COMMENT"] = "Line flux per pixel in 1e-17 erg/s/cm2; ERR = inf where no map contributes."
-    hdus = [primary, _image(reference.footprint.astype(np.uint8), "FOOTPRINT",
-                            "reference footprint (1 = object): the aperture of APFLUX")]
+    hdus = [
+        primary,
+        _image(
+            reference.footprint.astype(np.uint8),
+            "FOOTPRINT",
+            "reference footprint (1 = object): the aperture of APFLUX",
+        ),
+    ]
     if direct is not None:
-        hdus.append(_image(np.asarray(direct, dtype=float), "DIRECT",
-                           "reference direct image on the map grid"))
+        hdus.append(
+            _image(
+                np.asarray(direct, dtype=float), "DIRECT", "reference direct image on the map grid"
+            )
+        )
     for line, s in stacks.items():
         flux = _image(s.flux, f"FLUX_{line}", f"stacked {line} line flux per pixel", LINE_FLUX_UNIT)
         fh = flux.header
@@ -257,15 +366,25 @@ def write_stacked_maps(path, galaxy: str, reference: Extraction, stacks: dict, r
         for group, diag in (joint or {}).items():
             if line in group:
                 fh["JGROUP"] = ("+".join(group), "lines solved together")
-                fh["JCHI2DOF"] = (card_value(diag["residual"]["chi2_per_dof"]), "chi2/dof of the joint fit")
+                fh["JCHI2DOF"] = (
+                    card_value(diag["residual"]["chi2_per_dof"]),
+                    "chi2/dof of the joint fit",
+                )
                 fh["JUNKNOWN"] = (int(diag["n_unknowns"]), "unknown pixels of the joint fit")
-                fh["JPRIOR"] = (card_value(diag["prior_sigma"]), "[1e-17 erg/s/cm2] prior width per pixel")
+                fh["JPRIOR"] = (
+                    card_value(diag["prior_sigma"]),
+                    "[1e-17 erg/s/cm2] prior width per pixel",
+                )
                 fh["JVARMETH"] = (str(diag["variance_method"]), "per-pixel error method")
                 for k, note in enumerate(diag["notes"], 1):
                     fh[f"HIERARCH JNOTE{k}"] = note
-        hdus += [flux,
-                 _image(s.error, f"ERR_{line}", f"1-sigma error of {line}; inf = no data", LINE_FLUX_UNIT),
-                 _image(s.n_maps.astype(np.int16), f"NMAPS_{line}", "number of maps contributing")]
+        hdus += [
+            flux,
+            _image(
+                s.error, f"ERR_{line}", f"1-sigma error of {line}; inf = no data", LINE_FLUX_UNIT
+            ),
+            _image(s.n_maps.astype(np.int16), f"NMAPS_{line}", "number of maps contributing"),
+        ]
     write_fits_atomic(fits.HDUList(hdus), path)
 
 
@@ -274,44 +393,96 @@ def read_stacked_maps(path) -> dict:
     primary header under the key ``"header"`` and the footprint under ``"footprint"``."""
     with fits.open(path) as hdul:
         h = hdul[0].header
-        out = {"header": h.copy(), "footprint": np.asarray(hdul["FOOTPRINT"].data).astype(bool),
-               "direct": np.asarray(hdul["DIRECT"].data, dtype=float) if "DIRECT" in hdul else None}
+        out = {
+            "header": h.copy(),
+            "footprint": np.asarray(hdul["FOOTPRINT"].data).astype(bool),
+            "direct": np.asarray(hdul["DIRECT"].data, dtype=float) if "DIRECT" in hdul else None,
+        }
         for line in [n for n in h["MAPLINES"].split(",") if n]:
             fh = hdul[f"FLUX_{line}"].header
             contributors = [fh[f"MAP{i}"] for i in range(1, fh["NMAPS"] + 1)]
-            covariance = {fh[f"COVLINE{i}"]: float(fh[f"COVAP{i}"]) for i in range(1, 10)
-                          if f"COVLINE{i}" in fh}
-            out[line] = StackedMap(line, np.asarray(hdul[f"FLUX_{line}"].data, dtype=float),
-                                   np.asarray(hdul[f"ERR_{line}"].data, dtype=float),
-                                   np.asarray(hdul[f"NMAPS_{line}"].data, dtype=int), contributors,
-                                   float(fh["APFLUX"]), float(fh["APERR"]), str(fh["METHOD"]), covariance)
+            covariance = {
+                fh[f"COVLINE{i}"]: float(fh[f"COVAP{i}"])
+                for i in range(1, 10)
+                if f"COVLINE{i}" in fh
+            }
+            out[line] = StackedMap(
+                line,
+                np.asarray(hdul[f"FLUX_{line}"].data, dtype=float),
+                np.asarray(hdul[f"ERR_{line}"].data, dtype=float),
+                np.asarray(hdul[f"NMAPS_{line}"].data, dtype=int),
+                contributors,
+                float(fh["APFLUX"]),
+                float(fh["APERR"]),
+                str(fh["METHOD"]),
+                covariance,
+            )
         return out
 
 
 def vetting_table(galaxy: str, rows: list) -> Table:
     """Vetting decisions of one galaxy (one row per PA-grism and line), with units."""
-    names = ["pa", "grism", "line", "status", "reason", "alignment", "integrated_flux", "integrated_error"]
-    table = Table(rows=[[r[n] for n in names] for r in rows], names=names,
-                  dtype=[str, str, str, str, str, str, float, float]) if rows else Table(
-        names=names, dtype=[str, str, str, str, str, str, float, float])
+    names = [
+        "pa",
+        "grism",
+        "line",
+        "status",
+        "reason",
+        "alignment",
+        "integrated_flux",
+        "integrated_error",
+    ]
+    table = (
+        Table(
+            rows=[[r[n] for n in names] for r in rows],
+            names=names,
+            dtype=[str, str, str, str, str, str, float, float],
+        )
+        if rows
+        else Table(names=names, dtype=[str, str, str, str, str, str, float, float])
+    )
     table.add_column([galaxy] * len(table), name="galaxy_id", index=0)
     table["integrated_flux"].unit = table["integrated_error"].unit = LINE_FLUX_UNIT
-    table.meta["description"] = ("Which PA-grism line maps went into the stack, and why (not). "
-                                 "integrated_flux: the map's own flux in its footprint.")
+    table.meta["description"] = (
+        "Which PA-grism line maps went into the stack, and why (not). "
+        "integrated_flux: the map's own flux in its footprint."
+    )
     return table
 
 
 def fluxes_table(galaxy: str, redshift: float, rows: list) -> Table:
     """Integrated line fluxes of one galaxy, with units and provenance columns."""
-    names = ["line", "method", "n_maps", "contributors", "flux", "flux_error", "flux_per_pa",
-             "flux_per_pa_error", "aperture_flux", "aperture_error", "blend_group", "correlation"]
-    table = Table(rows=[[r[n] for n in names] for r in rows], names=names,
-                  dtype=[str, str, int, str, float, float, float, float, float, float, str, str])
+    names = [
+        "line",
+        "method",
+        "n_maps",
+        "contributors",
+        "flux",
+        "flux_error",
+        "flux_per_pa",
+        "flux_per_pa_error",
+        "aperture_flux",
+        "aperture_error",
+        "blend_group",
+        "correlation",
+    ]
+    table = Table(
+        rows=[[r[n] for n in names] for r in rows],
+        names=names,
+        dtype=[str, str, int, str, float, float, float, float, float, float, str, str],
+    )
     table.add_column([galaxy] * len(table), name="galaxy_id", index=0)
     table.add_column([float(redshift)] * len(table), name="redshift", index=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         table["snr"] = table["flux"] / table["flux_error"]
-    for name in ("flux", "flux_error", "flux_per_pa", "flux_per_pa_error", "aperture_flux", "aperture_error"):
+    for name in (
+        "flux",
+        "flux_error",
+        "flux_per_pa",
+        "flux_per_pa_error",
+        "aperture_flux",
+        "aperture_error",
+    ):
         table[name].unit = LINE_FLUX_UNIT
     table.meta["description"] = (
         "Integrated line fluxes (observed, lensed, not dust-corrected; Ha includes [NII]). "
@@ -320,5 +491,6 @@ def fluxes_table(galaxy: str, redshift: float, rows: list) -> Table:
         "de-blending summed over the reference footprint. flux_per_pa is always the per-PA "
         "(contour de-blended) value. aperture_flux: the final map summed over the reference "
         "footprint (NaN when part of it has no data). correlation: correlation coefficient of "
-        "this line's aperture flux with the other lines of its blend group (use it for ratios).")
+        "this line's aperture flux with the other lines of its blend group (use it for ratios)."
+    )
     return table

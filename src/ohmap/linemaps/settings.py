@@ -204,3 +204,13 @@ class JointDeblendSettings(ConfigSection):
     inflation_limit: float = 3.0
     prior_dominated_ratio: float = 0.5
     seed: int = 0
+
+
+def stacking_settings(section: dict | None, source: str = "linemaps.stacking"):
+    """The resampling kernel and the joint de-blending settings (None when ``joint_deblend`` is
+    off) of the ``linemaps.stacking`` configuration section."""
+    section = dict(section or {})
+    joint = None
+    if section.get("joint_deblend", True):
+        joint = JointDeblendSettings.from_config(section.get("joint"), f"{source}.joint")
+    return section.get("kernel", "lanczos3"), joint

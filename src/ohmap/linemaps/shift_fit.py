@@ -26,15 +26,21 @@ class _Pair:
     pa_line: str
     ref_line: str
     interp: Interpolator
-    u: np.ndarray          # reference-frame coordinates of the pixels used, pixels
+    u: np.ndarray  # reference-frame coordinates of the pixels used, pixels
     v: np.ndarray
-    ref: np.ndarray        # reference values there
-    ref_var: np.ndarray    # and their variances
+    ref: np.ndarray  # reference values there
+    ref_var: np.ndarray  # and their variances
     use: np.ndarray = field(default=None)  # pixels (of u, v) kept in the fit
 
 
-def _make_pair(pa_map, ref_map, mask, settings: AlignmentSettings, smooth: float,
-               gradient_smoothing: float = 0.0) -> _Pair | None:
+def _make_pair(
+    pa_map,
+    ref_map,
+    mask,
+    settings: AlignmentSettings,
+    smooth: float,
+    gradient_smoothing: float = 0.0,
+) -> _Pair | None:
     """A :class:`_Pair` of two :class:`~ohmap.linemaps.maps.LineMap` over the reference pixels
     ``mask``, both maps smoothed by a Gaussian of sigma ``smooth`` pixels first (see
     :class:`Interpolator` for ``gradient_smoothing``)."""
@@ -46,9 +52,17 @@ def _make_pair(pa_map, ref_map, mask, settings: AlignmentSettings, smooth: float
     if sel.sum() < 10:
         return None
     x, y = frame_coordinates(ref_flux.shape, ref_map.x_phase)
-    interp = Interpolator(pa_flux, pa_err, np.isfinite(pa_err), pa_map.x_phase, correlated=smooth > 0,
-                           gradient_smoothing=gradient_smoothing)
-    return _Pair(pa_map.line, ref_map.line, interp, x[sel], y[sel], ref_flux[sel], ref_err[sel] ** 2)
+    interp = Interpolator(
+        pa_flux,
+        pa_err,
+        np.isfinite(pa_err),
+        pa_map.x_phase,
+        correlated=smooth > 0,
+        gradient_smoothing=gradient_smoothing,
+    )
+    return _Pair(
+        pa_map.line, ref_map.line, interp, x[sel], y[sel], ref_flux[sel], ref_err[sel] ** 2
+    )
 
 
 def _solve_scale(p, p_var, t, t_var):
@@ -76,15 +90,17 @@ _GRADIENT_SMOOTHING = 1.0
 class _Terms:
     """Chi-square terms of one pair at one transform (see :func:`_pair_terms`)."""
 
-    r: np.ndarray            # normalised residuals, 0 for pixels left out
-    jac: np.ndarray | None   # d r / d (shift_x, shift_y, rotation deg), scale and offset profiled
+    r: np.ndarray  # normalised residuals, 0 for pixels left out
+    jac: np.ndarray | None  # d r / d (shift_x, shift_y, rotation deg), scale and offset profiled
     noise_info: np.ndarray | None  # the part of jac^T jac that the data's noise contributes
-    value: np.ndarray        # interpolated PA values
-    var: np.ndarray          # and variances
-    ok: np.ndarray           # pixels used
+    value: np.ndarray  # interpolated PA values
+    var: np.ndarray  # and variances
+    ok: np.ndarray  # pixels used
 
 
-def _pair_terms(pair: _Pair, rotation: float, sx: float, sy: float, jacobian: bool = False) -> _Terms:
+def _pair_terms(
+    pair: _Pair, rotation: float, sx: float, sy: float, jacobian: bool = False
+) -> _Terms:
     """Normalised residuals of one pair at a transform and, with ``jacobian``, their Jacobian."""
     xs, ys = FrameTransform(rotation, sx, sy).target_to_source(pair.u, pair.v)
     out = pair.interp(xs, ys, gradient=jacobian)
@@ -116,12 +132,17 @@ def _pair_terms(pair: _Pair, rotation: float, sx: float, sy: float, jacobian: bo
         # The map's gradient is measured with noise, and that noise adds to jac^T jac on
         # average by sum w A cov(gx, gy) A^T; subtracting it leaves an unbiased Fisher matrix.
         vx, vy, cxy = gvar[:, 0] * w, gvar[:, 1] * w, gvar[:, 2] * w
-        info = np.array([
-            [vx.sum(), cxy.sum(), (vx * ax + cxy * ay).sum()],
-            [cxy.sum(), vy.sum(), (cxy * ax + vy * ay).sum()],
-            [(vx * ax + cxy * ay).sum(), (cxy * ax + vy * ay).sum(),
-             (vx * ax * ax + 2 * cxy * ax * ay + vy * ay * ay).sum()],
-        ])
+        info = np.array(
+            [
+                [vx.sum(), cxy.sum(), (vx * ax + cxy * ay).sum()],
+                [cxy.sum(), vy.sum(), (cxy * ax + vy * ay).sum()],
+                [
+                    (vx * ax + cxy * ay).sum(),
+                    (cxy * ax + vy * ay).sum(),
+                    (vx * ax * ax + 2 * cxy * ax * ay + vy * ay * ay).sum(),
+                ],
+            ]
+        )
     return _Terms(r, jac, info, value, var, ok)
 
 
@@ -204,8 +225,14 @@ def _errors(info) -> np.ndarray:
     return np.full(info.shape[0], np.inf)
 
 
-def _fit(pairs, coarse_pairs, rotation0: float, settings: AlignmentSettings, start=None,
-         fix_rotation: bool = False):
+def _fit(
+    pairs,
+    coarse_pairs,
+    rotation0: float,
+    settings: AlignmentSettings,
+    start=None,
+    fix_rotation: bool = False,
+):
     """Best (shift_x, shift_y, rotation correction) and the final chi-square: a coarse grid
     over the shifts at the nominal rotation (unless ``start`` is given), then
     Levenberg-Marquardt from the best node."""
@@ -249,8 +276,12 @@ def _pair_statistics(pair: _Pair, rotation: float, sx: float, sy: float):
     t = _pair_terms(pair, rotation, sx, sy)
     if t.ok.sum() < 10:
         return np.nan, 0.0
-    return (nccf(pair.ref, t.value, t.ok),
-            expected_nccf(pair.ref, np.sqrt(pair.ref_var), t.ok, t.value, np.sqrt(np.maximum(t.var, 0.0))))
+    return (
+        nccf(pair.ref, t.value, t.ok),
+        expected_nccf(
+            pair.ref, np.sqrt(pair.ref_var), t.ok, t.value, np.sqrt(np.maximum(t.var, 0.0))
+        ),
+    )
 
 
 @dataclass
@@ -263,7 +294,9 @@ class _Fit:
     rotation_fixed: bool = False
 
 
-def fit_pairs(pairs, coarse_pairs, raw_pairs, rotation0: float, settings: AlignmentSettings) -> _Fit:
+def fit_pairs(
+    pairs, coarse_pairs, raw_pairs, rotation0: float, settings: AlignmentSettings
+) -> _Fit:
     """Fit a transform to the line pairs (the first is the primary one, whose NCCF is reported).
 
     ``pairs`` are fitted, ``coarse_pairs`` (more smoothed) start the fit and ``raw_pairs``
@@ -280,14 +313,18 @@ def fit_pairs(pairs, coarse_pairs, raw_pairs, rotation0: float, settings: Alignm
     rotation_error = float(errors[2])
     fixed = not rotation_error <= settings.max_rotation_error_deg
     if fixed:
-        p, chi2 = _fit(pairs, coarse_pairs, rotation0, settings, start=(p[0], p[1], 0.0), fix_rotation=True)
+        p, chi2 = _fit(
+            pairs, coarse_pairs, rotation0, settings, start=(p[0], p[1], 0.0), fix_rotation=True
+        )
         info = _information(raw_pairs, rotation0, p)
         errors = np.append(_errors(info[:2, :2]), np.nan)
         # What the data alone say about the rotation, for the record.
         rotation_error = float(_errors(info)[2])
     t = FrameTransform(rotation0 + float(p[2]), float(p[0]), float(p[1]))
     value, expected = _pair_statistics(pairs[0], t.rotation_deg, t.shift_x, t.shift_y)
-    return _Fit(t, value, expected, (float(errors[0]), float(errors[1]), rotation_error), chi2, fixed)
+    return _Fit(
+        t, value, expected, (float(errors[0]), float(errors[1]), rotation_error), chi2, fixed
+    )
 
 
 def build_pairs(maps, mask, settings: AlignmentSettings):
@@ -299,7 +336,9 @@ def build_pairs(maps, mask, settings: AlignmentSettings):
         if pair is None:
             continue
         fitted.append(pair)
-        coarse.append(_make_pair(pa_m, ref_m, mask, settings, settings.search_smooth_pixels) or pair)
+        coarse.append(
+            _make_pair(pa_m, ref_m, mask, settings, settings.search_smooth_pixels) or pair
+        )
         raw.append(_make_pair(pa_m, ref_m, mask, settings, 0.0, _GRADIENT_SMOOTHING) or pair)
     if not fitted or fitted[0].pa_line != maps[0][0].line:
         return None
@@ -313,13 +352,29 @@ def _map_like(line, flux, error, valid, x_phase):
         pass
 
     m = _M()
-    m.line, m.flux, m.error, m.x_phase = line, np.asarray(flux, float), np.asarray(error, float), x_phase
+    m.line, m.flux, m.error, m.x_phase = (
+        line,
+        np.asarray(flux, float),
+        np.asarray(error, float),
+        x_phase,
+    )
     m.valid = np.asarray(valid, bool) & np.isfinite(m.error)
     return m
 
 
-def fit_alignment(pa_map, pa_error, pa_valid, pa_phase, ref_map, ref_error, ref_valid, ref_phase,
-                  mask, rotation0: float, settings: AlignmentSettings) -> tuple[FrameTransform, float, float]:
+def fit_alignment(
+    pa_map,
+    pa_error,
+    pa_valid,
+    pa_phase,
+    ref_map,
+    ref_error,
+    ref_valid,
+    ref_phase,
+    mask,
+    rotation0: float,
+    settings: AlignmentSettings,
+) -> tuple[FrameTransform, float, float]:
     """Shifts and rotation correction of one map pair (the fit :func:`align_extraction` makes).
 
     Parameters

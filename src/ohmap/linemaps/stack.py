@@ -22,11 +22,15 @@ from .settings import VettingSettings
 log = logging.getLogger(__name__)
 
 
-def vet_map(line_map, footprint, alignment_status: str, settings: VettingSettings) -> tuple[bool, str]:
+def vet_map(
+    line_map, footprint, alignment_status: str, settings: VettingSettings
+) -> tuple[bool, str]:
     """Whether a PA-grism line map goes into the stack, and why (not)."""
     if settings.reject_residual_flag and line_map.info.get("residual_flag"):
-        return False, (f"continuum/contamination residuals not zero-mean noise "
-                       f"(z = {line_map.info.get('residual_z', np.nan):.1f})")
+        return False, (
+            f"continuum/contamination residuals not zero-mean noise "
+            f"(z = {line_map.info.get('residual_z', np.nan):.1f})"
+        )
     if settings.reject_poor_alignment and alignment_status.startswith("poor"):
         return False, f"alignment {alignment_status}"
     off = np.isfinite(line_map.error) & ~footprint & ~line_map.blended
@@ -34,7 +38,10 @@ def vet_map(line_map, footprint, alignment_status: str, settings: VettingSetting
         z = line_map.flux[off] / line_map.error[off]
         outliers = np.mean(np.abs(z) > settings.outlier_sigma)
         if outliers > settings.max_outlier_fraction:
-            return False, f"reduction defects: {outliers:.1%} of off-source pixels beyond {settings.outlier_sigma:g} sigma"
+            return (
+                False,
+                f"reduction defects: {outliers:.1%} of off-source pixels beyond {settings.outlier_sigma:g} sigma",
+            )
         ratio = float(np.std(z))
         if ratio > settings.max_noise_ratio:
             return False, f"off-source scatter {ratio:.2f} x the error map"
@@ -59,8 +66,9 @@ def stack_line(line: str, entries, out_shape, aperture, kernel: str = "lanczos3"
     count = np.zeros(out_shape, dtype=int)
     resampled = []
     for label, m, transform in entries:
-        matrix = resampling_matrix(out_shape, m.flux.shape, transform, in_x_phase=m.x_phase,
-                                   kernel=kernel)
+        matrix = resampling_matrix(
+            out_shape, m.flux.shape, transform, in_x_phase=m.x_phase, kernel=kernel
+        )
         error = np.where(m.blended, np.inf, m.error)
         f, e = resample(m.flux, error, matrix, out_shape)
         ok = np.isfinite(e) & (e > 0)
@@ -142,8 +150,15 @@ def blend_groups_of(extractions: dict, lines) -> list[tuple]:
     return sorted((g for g in groups if len(g) > 1), key=lambda g: list(lines).index(g[0]))
 
 
-def stack_galaxy(extractions: dict, alignments: dict, reference_key, lines, settings: VettingSettings,
-                 kernel: str = "lanczos3", joint=None) -> GalaxyStack:
+def stack_galaxy(
+    extractions: dict,
+    alignments: dict,
+    reference_key,
+    lines,
+    settings: VettingSettings,
+    kernel: str = "lanczos3",
+    joint=None,
+) -> GalaxyStack:
     """Vet every PA-grism map of one galaxy and stack each line on the reference grid.
 
     Parameters
@@ -154,8 +169,9 @@ def stack_galaxy(extractions: dict, alignments: dict, reference_key, lines, sett
         ``(pa, grism)`` -> :class:`ohmap.linemaps.align.AlignmentResult`.
     reference_key : tuple
         ``(pa, grism)`` of the reference map grid.
-    lines : sequence of str
-        Lines wanted (in output order).
+    lines : sequence of str or None
+        Lines wanted (in output order); None: every line some PA-grism extracted, in the order
+        of the extractions.
     settings : VettingSettings
     kernel : str
         Resampling kernel (see :mod:`ohmap.resample`).
@@ -175,6 +191,8 @@ def stack_galaxy(extractions: dict, alignments: dict, reference_key, lines, sett
         solution summed over the reference footprint. ``aperture_flux`` is the final map summed
         over the reference footprint (NaN when a footprint pixel has no data).
     """
+    if lines is None:
+        lines = list(dict.fromkeys(n for ex in extractions.values() for n in ex.maps))
     reference = extractions[reference_key]
     shape = reference.footprint.shape
     vetting, fluxes, stacks, notes = [], [], {}, {}
@@ -183,11 +201,21 @@ def stack_galaxy(extractions: dict, alignments: dict, reference_key, lines, sett
         entries, keys, values, errors = [], [], [], []
         for key in sorted(extractions):
             ex = extractions[key]
-            row = dict(pa=key[0], grism=key[1], line=line, alignment=alignments[key].status,
-                       integrated_flux=np.nan, integrated_error=np.nan)
+            row = dict(
+                pa=key[0],
+                grism=key[1],
+                line=line,
+                alignment=alignments[key].status,
+                integrated_flux=np.nan,
+                integrated_error=np.nan,
+            )
             if line not in ex.maps:
-                why = next((d["reason"] for d in ex.decisions if d["line"] == line), "not requested")
-                status = next((d["status"] for d in ex.decisions if d["line"] == line), "not_extracted")
+                why = next(
+                    (d["reason"] for d in ex.decisions if d["line"] == line), "not requested"
+                )
+                status = next(
+                    (d["status"] for d in ex.decisions if d["line"] == line), "not_extracted"
+                )
                 vetting.append(dict(row, status="not_extracted", reason=f"{status}: {why}"))
                 continue
             m = ex.maps[line]
@@ -201,33 +229,64 @@ def stack_galaxy(extractions: dict, alignments: dict, reference_key, lines, sett
                 errors.append(m.integrated_error)
         accepted[line] = keys
         flux, error = combine_integrated(values, errors)
-        frow = dict(line=line, method="stack", n_maps=len(entries),
-                    contributors=",".join(e[0] for e in entries), flux=flux, flux_error=error,
-                    flux_per_pa=flux, flux_per_pa_error=error, aperture_flux=np.nan,
-                    aperture_error=np.nan, blend_group="", correlation="")
+        frow = dict(
+            line=line,
+            method="stack",
+            n_maps=len(entries),
+            contributors=",".join(e[0] for e in entries),
+            flux=flux,
+            flux_error=error,
+            flux_per_pa=flux,
+            flux_per_pa_error=error,
+            aperture_flux=np.nan,
+            aperture_error=np.nan,
+            blend_group="",
+            correlation="",
+        )
         if entries:
             stacks[line] = stack_line(line, entries, shape, reference.footprint, kernel)
-            frow.update(aperture_flux=stacks[line].aperture_flux, aperture_error=stacks[line].aperture_error)
+            frow.update(
+                aperture_flux=stacks[line].aperture_flux, aperture_error=stacks[line].aperture_error
+            )
         else:
             rows = [r for r in vetting if r["line"] == line]
-            notes[line] = ("no PA-grism map accepted: " + "; ".join(
-                f"{r['pa']}-{r['grism']} {r['reason']}" for r in rows)) if rows else "no spectrum"
+            notes[line] = (
+                (
+                    "no PA-grism map accepted: "
+                    + "; ".join(f"{r['pa']}-{r['grism']} {r['reason']}" for r in rows)
+                )
+                if rows
+                else "no spectrum"
+            )
         fluxes.append(frow)
     diagnostics = {}
     if joint is not None:
-        diagnostics = _joint_groups(extractions, alignments, reference, lines, accepted, stacks, fluxes,
-                                    notes, joint)
+        diagnostics = _joint_groups(
+            extractions, alignments, reference, lines, accepted, stacks, fluxes, notes, joint
+        )
     for row in vetting:
-        log.info("%s-%s %s: %s (%s)", row["pa"], row["grism"], row["line"], row["status"], row["reason"])
+        log.info(
+            "%s-%s %s: %s (%s)", row["pa"], row["grism"], row["line"], row["status"], row["reason"]
+        )
     for row in fluxes:
-        log.info("%s (%s): %d maps, %.2f +- %.2f 1e-17 erg/s/cm2 (per-PA %.2f +- %.2f)", row["line"], row["method"],
-                 row["n_maps"], row["flux"], row["flux_error"], row["flux_per_pa"], row["flux_per_pa_error"])
+        log.info(
+            "%s (%s): %d maps, %.2f +- %.2f 1e-17 erg/s/cm2 (per-PA %.2f +- %.2f)",
+            row["line"],
+            row["method"],
+            row["n_maps"],
+            row["flux"],
+            row["flux_error"],
+            row["flux_per_pa"],
+            row["flux_per_pa_error"],
+        )
     for line, note in notes.items():
         log.warning("%s: no stacked map: %s", line, note)
     return GalaxyStack(stacks, vetting, fluxes, notes, diagnostics)
 
 
-def _joint_groups(extractions, alignments, reference, lines, accepted, stacks, fluxes, notes, settings):
+def _joint_groups(
+    extractions, alignments, reference, lines, accepted, stacks, fluxes, notes, settings
+):
     """Replace the stacks of per-PA de-blended lines by their joint multi-PA solution."""
     rows = {r["line"]: r for r in fluxes}
     out = {}
@@ -235,15 +294,24 @@ def _joint_groups(extractions, alignments, reference, lines, accepted, stacks, f
         # A PA-grism enters when it has an accepted map of some member and none of its member
         # maps was rejected (all members share the same cleaned columns).
         keys = sorted({k for line in group for k in accepted[line]})
-        keys = [k for k in keys if all(k in accepted[line] or line not in extractions[k].maps for line in group)]
+        keys = [
+            k
+            for k in keys
+            if all(k in accepted[line] or line not in extractions[k].maps for line in group)
+        ]
         label = "+".join(group)
         if len(keys) < 2:
-            log.info("%s: %d accepted PA-grism(s); joint de-blending needs two, the per-PA contour "
-                     "solution is kept", label, len(keys))
+            log.info(
+                "%s: %d accepted PA-grism(s); joint de-blending needs two, the per-PA contour "
+                "solution is kept",
+                label,
+                len(keys),
+            )
             continue
         entries = [(f"{k[0]}-{k[1]}", extractions[k], alignments[k].transform) for k in keys]
-        maps, diag = joint_deblend(list(group), entries, reference.footprint.shape, reference.footprint,
-                                   settings)
+        maps, diag = joint_deblend(
+            list(group), entries, reference.footprint.shape, reference.footprint, settings
+        )
         out[group] = diag
         names, cov = diag["aperture_covariance"]
         sigma = dict(zip(names, np.sqrt(np.diag(cov)))) if names else {}
@@ -253,15 +321,32 @@ def _joint_groups(extractions, alignments, reference, lines, accepted, stacks, f
             notes.pop(line, None)
             if line in names:
                 i = names.index(line)
-                sm.covariance = {other: float(cov[i, j]) for j, other in enumerate(names) if other != line}
-            correlation = {other: c / (sigma[line] * sigma[other]) for other, c in sm.covariance.items()
-                           if sigma[line] > 0 and sigma[other] > 0}
-            rows[line].update(method="joint", n_maps=len(sm.contributors), contributors=",".join(sm.contributors),
-                              flux=sm.aperture_flux, flux_error=sm.aperture_error,
-                              aperture_flux=sm.aperture_flux, aperture_error=sm.aperture_error,
-                              blend_group=label,
-                              correlation=",".join(f"{k}={v:+.3f}" for k, v in correlation.items()))
-        log.info("%s: joint de-blending of %d PA-grisms, %d unknowns, chi2/dof %.2f, %.1f s; %s", label,
-                 len(entries), diag["n_unknowns"], diag["residual"]["chi2_per_dof"], diag["time_s"],
-                 "; ".join(diag["notes"]) or "no notes")
+                sm.covariance = {
+                    other: float(cov[i, j]) for j, other in enumerate(names) if other != line
+                }
+            correlation = {
+                other: c / (sigma[line] * sigma[other])
+                for other, c in sm.covariance.items()
+                if sigma[line] > 0 and sigma[other] > 0
+            }
+            rows[line].update(
+                method="joint",
+                n_maps=len(sm.contributors),
+                contributors=",".join(sm.contributors),
+                flux=sm.aperture_flux,
+                flux_error=sm.aperture_error,
+                aperture_flux=sm.aperture_flux,
+                aperture_error=sm.aperture_error,
+                blend_group=label,
+                correlation=",".join(f"{k}={v:+.3f}" for k, v in correlation.items()),
+            )
+        log.info(
+            "%s: joint de-blending of %d PA-grisms, %d unknowns, chi2/dof %.2f, %.1f s; %s",
+            label,
+            len(entries),
+            diag["n_unknowns"],
+            diag["residual"]["chi2_per_dof"],
+            diag["time_s"],
+            "; ".join(diag["notes"]) or "no notes",
+        )
     return out

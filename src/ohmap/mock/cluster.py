@@ -1,5 +1,4 @@
-"""The mock cluster lens: cored isothermal spheres, traced analytically and written as HFF maps.
-"""
+"""The mock cluster lens: cored isothermal spheres, traced analytically and written as HFF maps."""
 
 from __future__ import annotations
 
@@ -33,7 +32,9 @@ class AnalyticCluster:
         for comp in components:
             x0, y0 = tangent_plane_offsets(comp["ra_deg"], comp["dec_deg"], self.ra0, self.dec0)
             profile = partial(
-                cored_isothermal, theta_e=float(comp["theta_e_arcsec"]), core=float(comp["core_arcsec"])
+                cored_isothermal,
+                theta_e=float(comp["theta_e_arcsec"]),
+                core=float(comp["core_arcsec"]),
             )
             self.components.append(Component(profile, float(x0), float(y0)))
 

@@ -99,7 +99,9 @@ def simulate_galaxy(gal: MockGalaxy, cluster: AnalyticCluster, settings: dict, o
         pa, grism_name = obs["pa"], obs["grism"]
         grism = GRISMS[grism_name]
         frame_pa = dispersion_pa_from_pa_v3(float(pa))
-        dy, dx, drot = calibration_errors(seed, gal.galaxy_id, pa, grism_name, reference_pa, settings)
+        dy, dx, drot = calibration_errors(
+            seed, gal.galaxy_id, pa, grism_name, reference_pa, settings
+        )
         true_frame = frame_pa + drot
         wave = wavelength_grid(grism)
         dlam = wave[1] - wave[0]
@@ -115,7 +117,9 @@ def simulate_galaxy(gal: MockGalaxy, cluster: AnalyticCluster, settings: dict, o
         contam2d, contam_model = _neighbour(rng, geo, psf, wave, settings)
         sens = sensitivity_curve(grism_name, wave) * 1e-17 * dlam  # e-/s per (1e-17 flam) per pixel
         conversion = sens * grow[0] * grow[1]
-        sigma_counts = noise_per_pixel_counts(grism_name, obs["exposure_time"], observations, settings)
+        sigma_counts = noise_per_pixel_counts(
+            grism_name, obs["exposure_time"], observations, settings
+        )
         truth_counts = (lines2d + continuum2d + contam2d) * conversion[None, :]
         noise = rng.normal(0.0, sigma_counts, truth_counts.shape)
         covered = sens > 1e-3 * sens.max()
@@ -197,11 +201,13 @@ def _neighbour(rng, geo: StampGeometry, psf, wave, settings):
     fnu = 10 ** (-0.4 * (mag + 48.6))
     flam = fnu * 2.99792458e18 / F160W_PIVOT**2 / 1e-17
     slope = rng.uniform(-2.5, 0.5)
-    truth = disperse_continuum(img, lambda lam: flam * (np.asarray(lam) / F160W_PIVOT) ** slope, wave, col_offset)
+    truth = disperse_continuum(
+        img, lambda lam: flam * (np.asarray(lam) / F160W_PIVOT) ** slope, wave, col_offset
+    )
     err = settings["contamination_model_error"]
     # "Good but not perfect": the model is off in scale and slightly misplaced along the rows.
     model = truth * (1.0 + rng.normal(0.0, err["scale"]))
-    model = nd_shift(model, (rng.normal(0.0, err["row_shift_pixels"]), 0.0), order=1, mode="constant")
+    model = nd_shift(
+        model, (rng.normal(0.0, err["row_shift_pixels"]), 0.0), order=1, mode="constant"
+    )
     return truth, model
-
-

@@ -79,7 +79,9 @@ class GalaxyRenderer:
         north = self.y_img + px * ex[1] + py * ey[1]
         return east, north
 
-    def render(self, pa_x_deg: float, dx: float = 0.0, dy: float = 0.0, convolve: bool = True) -> dict:
+    def render(
+        self, pa_x_deg: float, dx: float = 0.0, dy: float = 0.0, convolve: bool = True
+    ) -> dict:
         """All line images (1e-17 erg/s/cm^2 per pixel, lensed), the stellar-mass image and the
         truth maps (metallicity, radius, A_V) in a frame, scene shifted by (dx, dy) pixels."""
         key = (round(pa_x_deg, 6), round(dx, 6), round(dy, 6), convolve)
@@ -100,7 +102,9 @@ class GalaxyRenderer:
             img = bin_sum(em[name]) * area
             out[name] = fftconvolve(img, self.psf, mode="same") if convolve else img
         hb = bin_sum(em["hb_intrinsic"])
-        out["oh12"] = np.where(hb > 0, bin_sum(em["oh12_weighted"]) / np.maximum(hb, 1e-300), np.nan)
+        out["oh12"] = np.where(
+            hb > 0, bin_sum(em["oh12_weighted"]) / np.maximum(hb, 1e-300), np.nan
+        )
         out["radius_kpc"] = bin_sum(em["radius_kpc"])
         out["magnification"] = self.cluster.magnification(
             *self.sky_offsets(pa_x_deg, dx, dy, supersample=1), self.gal.redshift

@@ -1,5 +1,4 @@
-"""The mock's files beside the spectra: stamps, truth rows and maps, and the sample sheet.
-"""
+"""The mock's files beside the spectra: stamps, truth rows and maps, and the sample sheet."""
 
 from __future__ import annotations
 
@@ -17,9 +16,21 @@ from .source import EMITTED_LINES
 from .streams import mock_stream
 
 SAMPLE_COLUMNS = (
-    "galaxy_id", "ra_deg", "dec_deg", "redshift", "lens_model", "log_mstar", "log_mstar_err_lo",
-    "log_mstar_err_hi", "nii_ha", "spectra_format", "spectra", "observations", "direct_image",
-    "segmentation", "mass_map",
+    "galaxy_id",
+    "ra_deg",
+    "dec_deg",
+    "redshift",
+    "lens_model",
+    "log_mstar",
+    "log_mstar_err_lo",
+    "log_mstar_err_hi",
+    "nii_ha",
+    "spectra_format",
+    "spectra",
+    "observations",
+    "direct_image",
+    "segmentation",
+    "mass_map",
 )
 
 
@@ -32,11 +43,20 @@ def sample_sheet_text(galaxies, field: str, outdir: str = "results/mock") -> str
     ]
     for g in galaxies:
         values = [
-            g.galaxy_id, f"{g.ra:.6f}", f"{g.dec:.6f}", f"{g.redshift:g}", g.lens_model,
-            f"{g.log_mstar:.2f}", f"{g.log_mstar_err_lo:.2f}", f"{g.log_mstar_err_hi:.2f}",
-            "" if g.nii_ha is None else f"{g.nii_ha:g}", "glass",
-            f"{outdir}/spectra/{field}-{{pa}}-{{grism}}_{g.galaxy_id}.2D.fits", "",
-            f"{outdir}/images/{g.galaxy_id}_f160w.fits", f"{outdir}/images/{g.galaxy_id}_seg.fits",
+            g.galaxy_id,
+            f"{g.ra:.6f}",
+            f"{g.dec:.6f}",
+            f"{g.redshift:g}",
+            g.lens_model,
+            f"{g.log_mstar:.2f}",
+            f"{g.log_mstar_err_lo:.2f}",
+            f"{g.log_mstar_err_hi:.2f}",
+            "" if g.nii_ha is None else f"{g.nii_ha:g}",
+            "glass",
+            f"{outdir}/spectra/{field}-{{pa}}-{{grism}}_{g.galaxy_id}.2D.fits",
+            "",
+            f"{outdir}/images/{g.galaxy_id}_f160w.fits",
+            f"{outdir}/images/{g.galaxy_id}_seg.fits",
             f"{outdir}/images/{g.galaxy_id}_mstar.fits",
         ]
         lines.append("\t".join(values))
@@ -72,7 +92,12 @@ def write_stamps(renderer, gal, settings, outdir: Path) -> dict:
     for kind, data, unit, what in (
         ("f160w", direct, "electron/s", "F160W direct image stamp (PSF-convolved, with noise)"),
         ("seg", seg, "", "segmentation map (object id, 0 = sky)"),
-        ("mstar", mass_map, "Msun/kpc2", "stellar-mass surface density, intrinsic (source-plane kpc^2), PSF-free"),
+        (
+            "mstar",
+            mass_map,
+            "Msun/kpc2",
+            "stellar-mass surface density, intrinsic (source-plane kpc^2), PSF-free",
+        ),
     ):
         hdu = fits.PrimaryHDU(data, header=header)
         hdu.header["BUNIT"] = unit
@@ -135,7 +160,9 @@ def write_truth_maps(path, gal, truth, truth_unconvolved, ref_frame_pa, row) -> 
         ("magnification", "", "lensing magnification |mu|"),
         ("hb_intrinsic", "1e-17 erg/s/cm2", "dust-free Hbeta per pixel, lensed, PSF-free"),
     ):
-        data = truth_unconvolved[key] if key in ("oh12", "radius_kpc", "hb_intrinsic") else truth[key]
+        data = (
+            truth_unconvolved[key] if key in ("oh12", "radius_kpc", "hb_intrinsic") else truth[key]
+        )
         h = fits.ImageHDU(np.asarray(data, dtype=np.float32), name=key.upper())
         h.header["BUNIT"] = unit
         h.header["CONTENT"] = what

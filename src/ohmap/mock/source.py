@@ -94,7 +94,10 @@ class SourceModel:
         z0 = self.gal.oh12_center if oh12_center is None else oh12_center
         r = self.deprojected_radius_kpc(x, y)
         comps = [
-            (self._disk_norm * np.exp(-r / self.gal.sf_scale_kpc), np.clip(z0 + self.gal.gradient * r, 7.1, 9.2))
+            (
+                self._disk_norm * np.exp(-r / self.gal.sf_scale_kpc),
+                np.clip(z0 + self.gal.gradient * r, 7.1, 9.2),
+            )
         ]
         for c in self._clumps:
             d2 = (x - c["pos"][0]) ** 2 + (y - c["pos"][1]) ** 2

@@ -1,5 +1,4 @@
-"""Figure of a galaxy's direct image and stacked line maps (cf. Wang et al. 2017, Figs. 3-4).
-"""
+"""Figure of a galaxy's direct image and stacked line maps (cf. Wang et al. 2017, Figs. 3-4)."""
 
 from __future__ import annotations
 
@@ -9,8 +8,14 @@ import numpy as np
 from ohmap.io.atomic import save_figure
 
 
-def plot_line_maps(stacked: dict, lines, path, notes: dict | None = None, radius_kpc=None,
-                   contour_step_kpc: float = 2.0) -> None:
+def plot_line_maps(
+    stacked: dict,
+    lines,
+    path,
+    notes: dict | None = None,
+    radius_kpc=None,
+    contour_step_kpc: float = 2.0,
+) -> None:
     """The direct image, then each stacked line map, on the reference grid (cf. Figs. 3-4).
 
     ``stacked`` is what :func:`ohmap.linemaps.products.read_stacked_maps` returns. Each map is shown
@@ -37,7 +42,9 @@ def plot_line_maps(stacked: dict, lines, path, notes: dict | None = None, radius
         if name == "direct":
             image = stacked["direct"]
             if image is None:
-                ax.text(0.5, 0.5, "no direct image", ha="center", transform=ax.transAxes, fontsize=8)
+                ax.text(
+                    0.5, 0.5, "no direct image", ha="center", transform=ax.transAxes, fontsize=8
+                )
                 continue
             top = np.percentile(image[footprint], 99.5) if footprint.any() else np.nanmax(image)
             ax.imshow(image, origin="lower", cmap="gray_r", vmin=0, vmax=top, extent=extent)
@@ -51,23 +58,49 @@ def plot_line_maps(stacked: dict, lines, path, notes: dict | None = None, radius
             # set the colour scale; they are left blank here, not in the product.
             shown = np.where(has & (s.error < 4 * sigma), s.flux, np.nan)
             top = float(np.percentile(s.flux[inside], 99.5)) if inside.any() else 1.0
-            image = ax.imshow(shown, origin="lower", cmap="viridis", vmin=-2 * sigma,
-                              vmax=max(top, 3 * sigma), extent=extent)
+            image = ax.imshow(
+                shown,
+                origin="lower",
+                cmap="viridis",
+                vmin=-2 * sigma,
+                vmax=max(top, 3 * sigma),
+                extent=extent,
+            )
             fig.colorbar(image, ax=ax, fraction=0.046, pad=0.02).ax.tick_params(labelsize=6)
-            ax.set_title(f"{name}: {s.aperture_flux:.1f} ± {s.aperture_error:.1f}  "
-                         f"({len(s.contributors)} maps)", fontsize=8)
+            ax.set_title(
+                f"{name}: {s.aperture_flux:.1f} ± {s.aperture_error:.1f}  "
+                f"({len(s.contributors)} maps)",
+                fontsize=8,
+            )
         else:
-            ax.text(0.5, 0.5, f"{name}: no map\n{notes.get(name, '')[:80]}", ha="center", va="center",
-                    wrap=True, transform=ax.transAxes, fontsize=7)
+            ax.text(
+                0.5,
+                0.5,
+                f"{name}: no map\n{notes.get(name, '')[:80]}",
+                ha="center",
+                va="center",
+                wrap=True,
+                transform=ax.transAxes,
+                fontsize=7,
+            )
             ax.set_xticks([])
             ax.set_yticks([])
             continue
-        ax.contour(footprint.astype(float), levels=[0.5], colors="tab:red", linewidths=0.6,
-                   extent=extent, origin="lower")
+        ax.contour(
+            footprint.astype(float),
+            levels=[0.5],
+            colors="tab:red",
+            linewidths=0.6,
+            extent=extent,
+            origin="lower",
+        )
         radius_contours(ax, radius_kpc, extent, contour_step_kpc)
-    fig.suptitle(f"{header['OBJECT']}  z = {header['REDSHIFT']:.3f}: stacked line maps, PA {header['REF_PA']} "
-                 f"frame (+x at {header['PA_X']:.1f} deg E of N), arcsec; line flux per pixel in "
-                 "1e-17 erg/s/cm2", fontsize=8)
+    fig.suptitle(
+        f"{header['OBJECT']}  z = {header['REDSHIFT']:.3f}: stacked line maps, PA {header['REF_PA']} "
+        f"frame (+x at {header['PA_X']:.1f} deg E of N), arcsec; line flux per pixel in "
+        "1e-17 erg/s/cm2",
+        fontsize=8,
+    )
     fig.tight_layout()
     save_figure(fig, path, dpi=110)
     plt.close(fig)
@@ -80,10 +113,14 @@ def radius_contours(ax, radius_kpc, extent, step_kpc: float, first_kpc: float = 
     top = float(np.nanmax(radius_kpc))
     levels = np.arange(first_kpc, top, step_kpc)
     if levels.size:
-        cs = ax.contour(radius_kpc, levels=levels, colors="k", linewidths=0.5, extent=extent, origin="lower")
+        cs = ax.contour(
+            radius_kpc, levels=levels, colors="k", linewidths=0.5, extent=extent, origin="lower"
+        )
         ax.clabel(cs, fmt="%g", fontsize=5)
 
 
 def missing_map_notes(header) -> dict:
     """Line -> why it has no stacked map, from the stacked maps' ``NOMAP`` header cards."""
-    return {k.split(" ", 1)[1] if " " in k else k: v for k, v in header.items() if k.startswith("NOMAP")}
+    return {
+        k.split(" ", 1)[1] if " " in k else k: v for k, v in header.items() if k.startswith("NOMAP")
+    }

@@ -1,5 +1,4 @@
-"""Quick-look figure of a galaxy's 2D spectra.
-"""
+"""Quick-look figure of a galaxy's 2D spectra."""
 
 from __future__ import annotations
 
@@ -22,19 +21,38 @@ def plot_spectra(spectra, redshift: float, path) -> None:
         clean = spec.science - spec.contamination - spec.continuum
         snr = np.where(spec.valid, clean / spec.error, np.nan)
         extent = (spec.wavelength[0] / 1e4, spec.wavelength[-1] / 1e4, 0, spec.shape[0])
-        ax.imshow(snr, origin="lower", aspect="auto", cmap="gray_r", vmin=-2, vmax=6, extent=extent,
-                  interpolation="nearest")
+        ax.imshow(
+            snr,
+            origin="lower",
+            aspect="auto",
+            cmap="gray_r",
+            vmin=-2,
+            vmax=6,
+            extent=extent,
+            interpolation="nearest",
+        )
         for line in ALL_LINES:
             lam = line.wavelength * (1 + redshift) / 1e4
             if extent[0] < lam < extent[1]:
                 ax.axvline(lam, color="tab:red", lw=0.6, alpha=0.6)
-                ax.text(lam, spec.shape[0] * 0.92, line.label, color="tab:red", fontsize=6, rotation=90,
-                        ha="right", va="top")
+                ax.text(
+                    lam,
+                    spec.shape[0] * 0.92,
+                    line.label,
+                    color="tab:red",
+                    fontsize=6,
+                    rotation=90,
+                    ha="right",
+                    va="top",
+                )
         ax.set_ylabel(f"PA {spec.pa}\n{spec.grism}", fontsize=8)
         ax.tick_params(labelsize=7)
     axes[-1, 0].set_xlabel("observed wavelength [micron]")
-    fig.suptitle(f"{spectra[0].galaxy}  z = {redshift:.3f}: signal-to-noise after subtracting the "
-                 "contamination and continuum models (grey scale -2 to 6)", fontsize=9)
+    fig.suptitle(
+        f"{spectra[0].galaxy}  z = {redshift:.3f}: signal-to-noise after subtracting the "
+        "contamination and continuum models (grey scale -2 to 6)",
+        fontsize=9,
+    )
     fig.tight_layout()
     save_figure(fig, path, dpi=110)
     plt.close(fig)

@@ -185,8 +185,10 @@ def mex_class_fractions(logm_samples, log_o3hb_samples, mass_shift: float = 0.0)
     m = np.atleast_1d(np.asarray(logm_samples, dtype=float)).ravel()
     y = np.atleast_1d(np.asarray(log_o3hb_samples, dtype=float)).ravel()
     if m.size not in (1, y.size) and y.size != 1:
-        raise ValueError(f"{m.size} mass samples and {y.size} line-ratio samples: pair them one "
-                         "to one, or give one mass")
+        raise ValueError(
+            f"{m.size} mass samples and {y.size} line-ratio samples: pair them one "
+            "to one, or give one mass"
+        )
     codes = _mex_codes(m, y, mass_shift)
     good = codes >= 0
     n = int(good.sum())
@@ -219,8 +221,14 @@ def _hbeta_correlation(o3_row) -> float:
     return corr
 
 
-def screen_agn(fluxes: Table, masses: dict, mass_shift: float = 0.0, agn_probability: float = 0.5,
-               seed: int = 20170207, n_draws: int = 20000) -> Table:
+def screen_agn(
+    fluxes: Table,
+    masses: dict,
+    mass_shift: float = 0.0,
+    agn_probability: float = 0.5,
+    seed: int = 20170207,
+    n_draws: int = 20000,
+) -> Table:
     """MEx classification of every galaxy from its integrated [OIII]5008/H-beta (Figure 6).
 
     The ratio of two noisy fluxes (anti-correlated when de-blended together) is propagated by
@@ -257,36 +265,76 @@ def screen_agn(fluxes: Table, masses: dict, mass_shift: float = 0.0, agn_probabi
     for gid, (logm, _, _) in masses.items():
         sub = {str(r["line"]): r for r in fluxes[fluxes["galaxy_id"] == gid]}
         if "OIII5008" not in sub or "Hb" not in sub:
-            rows.append(dict(galaxy_id=gid, log_mstar=logm, log_o3hb=np.nan, log_o3hb_err=np.nan, p_star_forming=np.nan,
-                             p_intermediate=np.nan, p_agn=np.nan, mex_class="unknown",
-                             note="[OIII]5008 or Hbeta not measured"))
+            rows.append(
+                dict(
+                    galaxy_id=gid,
+                    log_mstar=logm,
+                    log_o3hb=np.nan,
+                    log_o3hb_err=np.nan,
+                    p_star_forming=np.nan,
+                    p_intermediate=np.nan,
+                    p_agn=np.nan,
+                    mex_class="unknown",
+                    note="[OIII]5008 or Hbeta not measured",
+                )
+            )
             continue
         o3, hb = sub["OIII5008"], sub["Hb"]
         corr = _hbeta_correlation(o3)
-        cov = [[o3["flux_error"] ** 2, corr * o3["flux_error"] * hb["flux_error"]],
-               [corr * o3["flux_error"] * hb["flux_error"], hb["flux_error"] ** 2]]
+        cov = [
+            [o3["flux_error"] ** 2, corr * o3["flux_error"] * hb["flux_error"]],
+            [corr * o3["flux_error"] * hb["flux_error"], hb["flux_error"] ** 2],
+        ]
         draws = rng.multivariate_normal([o3["flux"], hb["flux"]], cov, size=n_draws)
         positive = (draws > 0).all(axis=1)
         ratio = np.log10(draws[positive, 0] / draws[positive, 1])
         classes = classify_mex(np.full(ratio.size, logm), ratio, mass_shift=mass_shift)
         frac = {c: float(np.mean(classes == c)) for c in ("star-forming", "intermediate", "AGN")}
-        point = float(np.log10(o3["flux"] / hb["flux"])) if o3["flux"] > 0 and hb["flux"] > 0 else float(np.median(ratio))
+        point = (
+            float(np.log10(o3["flux"] / hb["flux"]))
+            if o3["flux"] > 0 and hb["flux"] > 0
+            else float(np.median(ratio))
+        )
         cls = str(classify_mex(np.array([logm]), np.array([point]), mass_shift=mass_shift)[0])
         if positive.mean() < MIN_POSITIVE_FRACTION:
             cls = "unconstrained"
-        rows.append(dict(galaxy_id=gid, log_mstar=logm, log_o3hb=point,
-                         log_o3hb_err=float(np.diff(np.percentile(ratio, [16, 84]))[0] / 2), p_star_forming=frac["star-forming"],
-                         p_intermediate=frac["intermediate"], p_agn=frac["AGN"], mex_class=cls,
-                         note=f"{positive.mean():.0%} of flux draws positive"))
-        log.info("%s: log M* %.2f, log([OIII]/Hb) %.2f -> %s (P(AGN) = %.2f)", gid, logm, point, cls, frac["AGN"])
+        rows.append(
+            dict(
+                galaxy_id=gid,
+                log_mstar=logm,
+                log_o3hb=point,
+                log_o3hb_err=float(np.diff(np.percentile(ratio, [16, 84]))[0] / 2),
+                p_star_forming=frac["star-forming"],
+                p_intermediate=frac["intermediate"],
+                p_agn=frac["AGN"],
+                mex_class=cls,
+                note=f"{positive.mean():.0%} of flux draws positive",
+            )
+        )
+        log.info(
+            "%s: log M* %.2f, log([OIII]/Hb) %.2f -> %s (P(AGN) = %.2f)",
+            gid,
+            logm,
+            point,
+            cls,
+            frac["AGN"],
+        )
     table = Table(rows=rows)
-    table["agn_candidate"] = (table["mex_class"] != "unconstrained") & (table["mex_class"] != "unknown") & (
-        np.nan_to_num(np.asarray(table["p_agn"], float)) >= agn_probability)
+    table["agn_candidate"] = (
+        (table["mex_class"] != "unconstrained")
+        & (table["mex_class"] != "unknown")
+        & (np.nan_to_num(np.asarray(table["p_agn"], float)) >= agn_probability)
+    )
     table["log_mstar"].unit = "dex(solMass)"
-    table.meta.update(mass_shift_dex=mass_shift, description=(
-        "Mass-excitation classification (Juneau et al. 2014) of the integrated [OIII]5008/Hbeta; "
-        "p_*: fraction of Monte Carlo draws of the fluxes (with their correlation) in each class; "
-        "mex_class: of the measured ratio, or 'unconstrained' when under 84% of the draws have both fluxes "
-        "positive; agn_candidate: p_agn >= agn_probability for a constrained ratio (kept in the tables, left "
-        "out of the MZR, FMR and gradient trends)."), agn_probability=agn_probability)
+    table.meta.update(
+        mass_shift_dex=mass_shift,
+        description=(
+            "Mass-excitation classification (Juneau et al. 2014) of the integrated [OIII]5008/Hbeta; "
+            "p_*: fraction of Monte Carlo draws of the fluxes (with their correlation) in each class; "
+            "mex_class: of the measured ratio, or 'unconstrained' when under 84% of the draws have both fluxes "
+            "positive; agn_candidate: p_agn >= agn_probability for a constrained ratio (kept in the tables, left "
+            "out of the MZR, FMR and gradient trends)."
+        ),
+        agn_probability=agn_probability,
+    )
     return table

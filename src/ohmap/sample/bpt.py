@@ -104,8 +104,11 @@ def spaxel_bpt_points(plan, radius_kpc, min_snr: float = 2.0):
     f = {n: np.asarray(plan[f"{n}_flux"], float) for n in BPT_LINES}
     e = {n: np.asarray(plan[f"{n}_err"], float) for n in BPT_LINES}
     ok = np.all([f[n] > min_snr * e[n] for n in BPT_LINES], axis=0)
-    points = {"x": np.log10(f["SII"][ok] / f["Ha"][ok]), "y": np.log10(f["OIII5008"][ok] / f["Hb"][ok]),
-              "radius": radius_kpc[np.asarray(plan["iy"])[ok], np.asarray(plan["ix"])[ok]]}
+    points = {
+        "x": np.log10(f["SII"][ok] / f["Ha"][ok]),
+        "y": np.log10(f["OIII5008"][ok] / f["Hb"][ok]),
+        "radius": radius_kpc[np.asarray(plan["iy"])[ok], np.asarray(plan["ix"])[ok]],
+    }
     return points, int(ok.sum())
 
 
@@ -119,7 +122,9 @@ def integrated_bpt_point(fluxes) -> dict | None:
 
     def log_ratio(a, b):
         value = np.log10(rows[a]["flux"] / rows[b]["flux"])
-        err = np.hypot(rows[a]["flux_error"] / rows[a]["flux"], rows[b]["flux_error"] / rows[b]["flux"]) / np.log(10)
+        err = np.hypot(
+            rows[a]["flux_error"] / rows[a]["flux"], rows[b]["flux_error"] / rows[b]["flux"]
+        ) / np.log(10)
         return value, err
 
     (x, xerr), (y, yerr) = log_ratio("SII", "Ha"), log_ratio("OIII5008", "Hb")

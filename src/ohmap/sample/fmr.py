@@ -25,8 +25,11 @@ FMR_MU_BREAK = 9.5
 
 
 #: Wang et al. (2017, Sect. 5) FMR offsets (median offset, median uncertainty), dex, for checks.
-WANG2017_FMR_OFFSETS = {"all M08-based": (0.07, 0.14), "this work": (-0.07, 0.12),
-                        "Wuyts et al. 2012": (0.22, 0.11)}
+WANG2017_FMR_OFFSETS = {
+    "all M08-based": (0.07, 0.14),
+    "this work": (-0.07, 0.12),
+    "Wuyts et al. 2012": (0.22, 0.11),
+}
 
 
 def _fmr_high(m, s):
@@ -165,9 +168,19 @@ def _split_normal(rng, centre, lo, hi, n):
     return centre + np.where(z < 0, z * lo, z * hi)
 
 
-def fmr_offset(oh12, oh12_err, logm, logm_err, sfr, sfr_err_lo=None, sfr_err_hi=None,
-               n_samples: int = 20000, rng=None, sfr_dist: str = "lognormal",
-               intrinsic_scatter: float = 0.0) -> FMROffset:
+def fmr_offset(
+    oh12,
+    oh12_err,
+    logm,
+    logm_err,
+    sfr,
+    sfr_err_lo=None,
+    sfr_err_hi=None,
+    n_samples: int = 20000,
+    rng=None,
+    sfr_dist: str = "lognormal",
+    intrinsic_scatter: float = 0.0,
+) -> FMROffset:
     """Offset from the Mannucci et al. (2011) FMR with Monte Carlo error propagation (Fig. 9).
 
     The offset is ``12+log(O/H)_measured - 12+log(O/H)_FMR(M*, SFR)``. Sign and usage were
@@ -239,15 +252,19 @@ def fmr_offset(oh12, oh12_err, logm, logm_err, sfr, sfr_err_lo=None, sfr_err_hi=
     rng = np.random.default_rng(rng)
     o_lo, o_hi = _pair(oh12_err, "oh12_err")
     m_lo, m_hi = _pair(logm_err, "logm_err")
-    s_lo, s_hi = _pair((0.0 if sfr_err_lo is None else sfr_err_lo,
-                        0.0 if sfr_err_hi is None else sfr_err_hi), "sfr errors")
+    s_lo, s_hi = _pair(
+        (0.0 if sfr_err_lo is None else sfr_err_lo, 0.0 if sfr_err_hi is None else sfr_err_hi),
+        "sfr errors",
+    )
     n = int(n_samples)
     oh = _split_normal(rng, float(oh12), o_lo, o_hi, n)
     lm = _split_normal(rng, float(logm), m_lo, m_hi, n)
     if sfr_dist == "lognormal":
         if s_lo >= sfr:
-            raise ValueError(f"sfr = {sfr}, lower error {s_lo}: a log-normal cannot hold a lower "
-                             "error as large as the SFR; use sfr_dist='split-normal'")
+            raise ValueError(
+                f"sfr = {sfr}, lower error {s_lo}: a log-normal cannot hold a lower "
+                "error as large as the SFR; use sfr_dist='split-normal'"
+            )
         ls_hi = math.log10(1.0 + s_hi / sfr)
         ls_lo = -math.log10(1.0 - s_lo / sfr)
         ls = _split_normal(rng, math.log10(sfr), ls_lo, ls_hi, n)
@@ -267,8 +284,9 @@ def fmr_offset(oh12, oh12_err, logm, logm_err, sfr, sfr_err_lo=None, sfr_err_hi=
     off = oh - pred
     p16, med, p84 = np.nanpercentile(off, [16.0, 50.0, 84.0])
     det = float(oh12) - fmr_metallicity(float(logm), math.log10(sfr))
-    return FMROffset(median=float(med), p16=float(p16), p84=float(p84), deterministic=float(det),
-                     n_samples=n)
+    return FMROffset(
+        median=float(med), p16=float(p16), p84=float(p84), deterministic=float(det), n_samples=n
+    )
 
 
 def median_offset(offsets, errors) -> tuple[float, float]:
@@ -304,8 +322,15 @@ def median_offset(offsets, errors) -> tuple[float, float]:
 
 log = logging.getLogger(__name__)
 
-FMR_OFFSET_COLUMNS = ("galaxy_id", "subsample", "mu032", "fmr_offset", "fmr_offset_p16", "fmr_offset_p84",
-                      "fmr_offset_deterministic")
+FMR_OFFSET_COLUMNS = (
+    "galaxy_id",
+    "subsample",
+    "mu032",
+    "fmr_offset",
+    "fmr_offset_p16",
+    "fmr_offset_p84",
+    "fmr_offset_deterministic",
+)
 
 
 def _text(value) -> str:
@@ -340,36 +365,92 @@ def fmr_offset_table(table, literature, n_samples: int = 10000, seed: int = 2017
     rows = []
     for r in table:
         if r["agn_candidate"] or _text(r["oh12_limit"]) or _text(r["sfr_limit"]):
-            log.info("%s left out: %s", r["galaxy_id"], "AGN candidate" if r["agn_candidate"] else "a limit")
+            log.info(
+                "%s left out: %s",
+                r["galaxy_id"],
+                "AGN candidate" if r["agn_candidate"] else "a limit",
+            )
             continue
-        off = fmr_offset(r["oh12_p50"], 0.5 * (r["oh12_p84"] - r["oh12_p16"]), r["log_mstar"],
-                         0.5 * (r["log_mstar_err_lo"] + r["log_mstar_err_hi"]), r["sfr_p50"],
-                         r["sfr_p50"] - r["sfr_p16"], r["sfr_p84"] - r["sfr_p50"], n, rng)
-        rows.append(dict(galaxy_id=r["galaxy_id"], subsample="this work", mu032=r["log_mstar"] - 0.32 * np.log10(r["sfr_p50"]),
-                         fmr_offset=off["median"], fmr_offset_p16=off["p16"], fmr_offset_p84=off["p84"],
-                         fmr_offset_deterministic=off["deterministic"]))
+        off = fmr_offset(
+            r["oh12_p50"],
+            0.5 * (r["oh12_p84"] - r["oh12_p16"]),
+            r["log_mstar"],
+            0.5 * (r["log_mstar_err_lo"] + r["log_mstar_err_hi"]),
+            r["sfr_p50"],
+            r["sfr_p50"] - r["sfr_p16"],
+            r["sfr_p84"] - r["sfr_p50"],
+            n,
+            rng,
+        )
+        rows.append(
+            dict(
+                galaxy_id=r["galaxy_id"],
+                subsample="this work",
+                mu032=r["log_mstar"] - 0.32 * np.log10(r["sfr_p50"]),
+                fmr_offset=off["median"],
+                fmr_offset_p16=off["p16"],
+                fmr_offset_p84=off["p84"],
+                fmr_offset_deterministic=off["deterministic"],
+            )
+        )
     for r in literature:
         # Only measured SFRs (a limit has no errors and would bias the median offset).
-        if str(r["id"]) in set(table["galaxy_id"]) or any(r[c] is np.ma.masked for c in ("sfr", "sfr_err_lo", "sfr_err_hi")):
+        if str(r["id"]) in set(table["galaxy_id"]) or any(
+            r[c] is np.ma.masked for c in ("sfr", "sfr_err_lo", "sfr_err_hi")
+        ):
             continue
         if "sfr_limit" in literature.colnames and _text(r["sfr_limit"]):
             continue
-        off = fmr_offset(r["oh12"], 0.5 * (r["oh12_err_lo"] + r["oh12_err_hi"]), r["log_mstar"],
-                         0.5 * (r["log_mstar_err_lo"] + r["log_mstar_err_hi"]), r["sfr"], r["sfr_err_lo"],
-                         r["sfr_err_hi"], n, rng)
-        rows.append(dict(galaxy_id=str(r["id"]), subsample=str(r["reference"]),
-                         mu032=float(r["log_mstar"]) - 0.32 * np.log10(float(r["sfr"])),
-                         fmr_offset=off["median"], fmr_offset_p16=off["p16"], fmr_offset_p84=off["p84"],
-                         fmr_offset_deterministic=off["deterministic"]))
-    out = Table(rows=rows) if rows else Table(names=list(FMR_OFFSET_COLUMNS),
-                                               dtype=[str, str, float, float, float, float, float])
+        off = fmr_offset(
+            r["oh12"],
+            0.5 * (r["oh12_err_lo"] + r["oh12_err_hi"]),
+            r["log_mstar"],
+            0.5 * (r["log_mstar_err_lo"] + r["log_mstar_err_hi"]),
+            r["sfr"],
+            r["sfr_err_lo"],
+            r["sfr_err_hi"],
+            n,
+            rng,
+        )
+        rows.append(
+            dict(
+                galaxy_id=str(r["id"]),
+                subsample=str(r["reference"]),
+                mu032=float(r["log_mstar"]) - 0.32 * np.log10(float(r["sfr"])),
+                fmr_offset=off["median"],
+                fmr_offset_p16=off["p16"],
+                fmr_offset_p84=off["p84"],
+                fmr_offset_deterministic=off["deterministic"],
+            )
+        )
+    out = (
+        Table(rows=rows)
+        if rows
+        else Table(
+            names=list(FMR_OFFSET_COLUMNS), dtype=[str, str, float, float, float, float, float]
+        )
+    )
     summary = {}
     for name in sorted(set(out["subsample"])):
         sub = out[out["subsample"] == name]
-        med = median_offset(np.asarray(sub["fmr_offset"]), 0.5 * np.asarray(sub["fmr_offset_p84"] - sub["fmr_offset_p16"]))
+        med = median_offset(
+            np.asarray(sub["fmr_offset"]),
+            0.5 * np.asarray(sub["fmr_offset_p84"] - sub["fmr_offset_p16"]),
+        )
         summary[name] = med
-        log.info("%s: %d galaxies, median offset %+.3f, median uncertainty %.3f dex", name, len(sub), med[0], med[1])
-    out.meta.update(description="12+log(O/H) minus the Mannucci et al. (2011) FMR at each galaxy's M* and SFR (Monte "
-                                "Carlo over M*, SFR and metallicity: median and 16/84th percentiles, dex).",
-                    medians={k: {"median_offset": float(v[0]), "median_uncertainty": float(v[1])} for k, v in summary.items()})
+        log.info(
+            "%s: %d galaxies, median offset %+.3f, median uncertainty %.3f dex",
+            name,
+            len(sub),
+            med[0],
+            med[1],
+        )
+    out.meta.update(
+        description="12+log(O/H) minus the Mannucci et al. (2011) FMR at each galaxy's M* and SFR (Monte "
+        "Carlo over M*, SFR and metallicity: median and 16/84th percentiles, dex).",
+        medians={
+            k: {"median_offset": float(v[0]), "median_uncertainty": float(v[1])}
+            for k, v in summary.items()
+        },
+    )
     return out

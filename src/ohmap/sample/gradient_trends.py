@@ -36,7 +36,11 @@ def gradient_trend_points(gradients, table, literature):
     agn = np.asarray(both["agn_candidate"], dtype=bool) | np.asarray(both["mex_agn"], dtype=bool)
     use = np.asarray(both["kept"], dtype=bool) & ~agn & np.isfinite(both["spaxel_slope"])
     ours = both[use]
-    points = {"redshift": np.asarray(ours["redshift"]), "log_mstar": np.asarray(ours["log_mstar"]),
-              "gradient": np.asarray(ours["spaxel_slope"]), "gradient_err": np.asarray(ours["spaxel_slope_err"])}
+    points = {
+        "redshift": np.asarray(ours["redshift"]),
+        "log_mstar": np.asarray(ours["log_mstar"]),
+        "gradient": np.asarray(ours["spaxel_slope"]),
+        "gradient_err": np.asarray(ours["spaxel_slope_err"]),
+    }
     literature = literature[[str(i) not in set(gradients["galaxy_id"]) for i in literature["id"]]]
     return points, literature

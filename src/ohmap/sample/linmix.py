@@ -100,20 +100,34 @@ class LinmixSettings:
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first inconsistent setting."""
-        for name, low in (("K", 1), ("n_chains", 2), ("min_iterations", 4), ("max_iterations", 4),
-                          ("thin", 1), ("check_every", 1)):
+        for name, low in (
+            ("K", 1),
+            ("n_chains", 2),
+            ("min_iterations", 4),
+            ("max_iterations", 4),
+            ("thin", 1),
+            ("check_every", 1),
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise ValueError(f"LinmixSettings.{name} must be an integer >= {low}, got {value!r}")
+                raise ValueError(
+                    f"LinmixSettings.{name} must be an integer >= {low}, got {value!r}"
+                )
         if self.max_iterations < self.min_iterations:
-            raise ValueError(f"LinmixSettings.max_iterations ({self.max_iterations}) is below "
-                             f"min_iterations ({self.min_iterations})")
+            raise ValueError(
+                f"LinmixSettings.max_iterations ({self.max_iterations}) is below "
+                f"min_iterations ({self.min_iterations})"
+            )
         if not (np.isfinite(self.rhat_threshold) and self.rhat_threshold > 0):
-            raise ValueError(f"LinmixSettings.rhat_threshold must be a positive number, "
-                             f"got {self.rhat_threshold!r}")
+            raise ValueError(
+                f"LinmixSettings.rhat_threshold must be a positive number, "
+                f"got {self.rhat_threshold!r}"
+            )
         if 2 * self.thin > self.min_iterations:
-            raise ValueError(f"LinmixSettings.thin ({self.thin}) leaves no kept draw after "
-                             f"{self.min_iterations} iterations")
+            raise ValueError(
+                f"LinmixSettings.thin ({self.thin}) leaves no kept draw after "
+                f"{self.min_iterations} iterations"
+            )
 
 
 @dataclass
@@ -181,8 +195,10 @@ class LinmixResult:
         dict
             ``{name: (p16, p50, p84)}`` for each of ``names`` (default alpha, beta, sigma).
         """
-        return {name: tuple(float(v) for v in np.percentile(getattr(self, name), [16, 50, 84]))
-                for name in names}
+        return {
+            name: tuple(float(v) for v in np.percentile(getattr(self, name), [16, 50, 84]))
+            for name in names
+        }
 
 
 def gelman_rubin(chains: np.ndarray) -> float:
@@ -238,16 +254,19 @@ def _prepare(x, y, xsig, ysig, xycov, delta) -> SimpleNamespace:
     bad = np.flatnonzero(~((xycov == 0) | (xycov**2 < sx2 * sy2)))
     if bad.size:
         i = bad[0]
-        raise ValueError(f"xycov[{i}] = {xycov[i]!r} is not a valid covariance for xsig = {xsig[i]!r}"
-                         f" and ysig = {ysig[i]!r}: |xycov| < xsig*ysig is required")
+        raise ValueError(
+            f"xycov[{i}] = {xycov[i]!r} is not a valid covariance for xsig = {xsig[i]!r}"
+            f" and ysig = {ysig[i]!r}: |xycov| < xsig*ysig is required"
+        )
     if delta is None:
         detected = np.ones(n, dtype=bool)
     else:
         d = _vector("delta", delta, n)
         bad = np.flatnonzero((d != 0) & (d != 1))
         if bad.size:
-            raise ValueError(f"delta[{bad[0]}] = {d[bad[0]]!r}; delta must be 1 (detection) "
-                             "or 0 (upper limit)")
+            raise ValueError(
+                f"delta[{bad[0]}] = {d[bad[0]]!r}; delta must be 1 (detection) or 0 (upper limit)"
+            )
         detected = d == 1
     if detected.sum() < 3:
         raise ValueError(f"need at least 3 detected points (delta == 1), got {int(detected.sum())}")
@@ -255,25 +274,36 @@ def _prepare(x, y, xsig, ysig, xycov, delta) -> SimpleNamespace:
         raise ValueError("x is constant and has no measurement errors: the slope is undefined")
 
     # Conditional measurement-error terms (zero variances handled by fixing the value).
-    ccoef = np.divide(xycov, sy2, out=np.zeros(n), where=sy2 > 0)   # E[x-xi | y-eta] slope
-    v = np.maximum(sx2 - ccoef * xycov, 0.0)                         # Var[x-xi | y-eta]
-    dcoef = np.divide(xycov, sx2, out=np.zeros(n), where=sx2 > 0)   # E[y-eta | x-xi] slope
-    w = np.maximum(sy2 - dcoef * xycov, 0.0)                         # Var[y-eta | x-xi]
+    ccoef = np.divide(xycov, sy2, out=np.zeros(n), where=sy2 > 0)  # E[x-xi | y-eta] slope
+    v = np.maximum(sx2 - ccoef * xycov, 0.0)  # Var[x-xi | y-eta]
+    dcoef = np.divide(xycov, sx2, out=np.zeros(n), where=sx2 > 0)  # E[y-eta | x-xi] slope
+    w = np.maximum(sy2 - dcoef * xycov, 0.0)  # Var[y-eta | x-xi]
     xfix, yfix = sx2 == 0, sy2 == 0
     censored = ~detected
     return SimpleNamespace(
-        n=n, x=x, y=y, sx2=sx2, sy2=sy2, sxy=xycov, detected=detected,
-        ccoef=ccoef, dcoef=dcoef, correlated=bool(np.any(xycov != 0)),
+        n=n,
+        x=x,
+        y=y,
+        sx2=sx2,
+        sy2=sy2,
+        sxy=xycov,
+        detected=detected,
+        ccoef=ccoef,
+        dcoef=dcoef,
+        correlated=bool(np.any(xycov != 0)),
         inv_v=np.divide(1.0, v, out=np.zeros(n), where=v > 0),
         inv_w=np.divide(1.0, w, out=np.zeros(n), where=w > 0),
-        xfix=np.flatnonzero(xfix), yfix=np.flatnonzero(yfix & detected),
-        cens_y=np.flatnonzero(censored & ~yfix),      # draw the measured y (step 2)
-        cens_eta=np.flatnonzero(censored & yfix),     # y = eta: draw eta truncated (step 4)
-        sd_cens_y=np.sqrt(w[censored & ~yfix]))
+        xfix=np.flatnonzero(xfix),
+        yfix=np.flatnonzero(yfix & detected),
+        cens_y=np.flatnonzero(censored & ~yfix),  # draw the measured y (step 2)
+        cens_eta=np.flatnonzero(censored & yfix),  # y = eta: draw eta truncated (step 4)
+        sd_cens_y=np.sqrt(w[censored & ~yfix]),
+    )
 
 
-def linmix(x, y, xsig=None, ysig=None, xycov=None, delta=None,
-           settings: LinmixSettings | None = None) -> LinmixResult:
+def linmix(
+    x, y, xsig=None, ysig=None, xycov=None, delta=None, settings: LinmixSettings | None = None
+) -> LinmixResult:
     """Bayesian linear regression with measurement errors (Kelly 2007) by Gibbs sampling.
 
     Fits ``eta = alpha + beta xi + eps`` with ``eps ~ N(0, sigma^2)``, where ``x`` and ``y``
@@ -309,11 +339,14 @@ def linmix(x, y, xsig=None, ysig=None, xycov=None, delta=None,
     settings = LinmixSettings() if settings is None else settings
     settings.validate()
     data = _prepare(x, y, xsig, ysig, xycov, delta)
-    gens = [np.random.default_rng(s) for s in np.random.SeedSequence(settings.seed).spawn(settings.n_chains)]
+    gens = [
+        np.random.default_rng(s)
+        for s in np.random.SeedSequence(settings.seed).spawn(settings.n_chains)
+    ]
     gibbs = GibbsSampler(data, settings.K, gens)
 
-    segments: list[dict] = []       # recorded draws, one dict of (n_chains, m) arrays per run
-    iters: list[np.ndarray] = []    # sweep number of each recorded draw
+    segments: list[dict] = []  # recorded draws, one dict of (n_chains, m) arrays per run
+    iters: list[np.ndarray] = []  # sweep number of each recorded draw
     it, next_check, thin = 0, settings.min_iterations, settings.thin
     while True:
         recs = []
@@ -327,8 +360,9 @@ def linmix(x, y, xsig=None, ysig=None, xycov=None, delta=None,
             iters.append(sweeps[sweeps % thin == 0])
         it = next_check
         keep = np.concatenate(iters) > it // 2
-        trace = {key: np.concatenate([s[key] for s in segments], axis=1)[:, keep]
-                 for key in segments[0]}
+        trace = {
+            key: np.concatenate([s[key] for s in segments], axis=1)[:, keep] for key in segments[0]
+        }
         rhat = {p: gelman_rubin(trace[p]) for p in RHAT_PARAMETERS}
         converged = all(r < settings.rhat_threshold for r in rhat.values())
         diverged = not all(np.isfinite(trace[p]).all() for p in ("alpha", "beta", "sigma"))
@@ -339,16 +373,27 @@ def linmix(x, y, xsig=None, ysig=None, xycov=None, delta=None,
     if diverged:
         # Too few points for the flat priors: the chains ran off to infinity.
         converged = False
-        message = (f"diverged after {it} iterations: non-finite draws of the regression parameters "
-                   f"({np.size(x)} points; the posterior is too broad to sample)")
+        message = (
+            f"diverged after {it} iterations: non-finite draws of the regression parameters "
+            f"({np.size(x)} points; the posterior is too broad to sample)"
+        )
         warnings.warn(f"linmix {message}", RuntimeWarning, stacklevel=2)
     elif converged:
         message = f"converged after {it} iterations (max Rhat {max(rhat.values()):.3f})"
     else:
         worst = max(rhat, key=rhat.get)
-        message = (f"not converged: max_iterations={settings.max_iterations} reached with "
-                   f"Rhat({worst}) = {rhat[worst]:.3f} >= {settings.rhat_threshold}")
+        message = (
+            f"not converged: max_iterations={settings.max_iterations} reached with "
+            f"Rhat({worst}) = {rhat[worst]:.3f} >= {settings.rhat_threshold}"
+        )
         warnings.warn(f"linmix {message}", RuntimeWarning, stacklevel=2)
     pooled = {key: v.reshape((-1,) + v.shape[2:]) for key, v in trace.items()}
-    return LinmixResult(**pooled, rhat=rhat, converged=converged, n_iterations=it,
-                        n_chains=settings.n_chains, message=message, settings=settings)
+    return LinmixResult(
+        **pooled,
+        rhat=rhat,
+        converged=converged,
+        n_iterations=it,
+        n_chains=settings.n_chains,
+        message=message,
+        settings=settings,
+    )

@@ -30,8 +30,14 @@ class _Randoms:
             self._refill()
         j = self.pos
         self.pos += 1
-        return (self.norm[j], self.unif[j] if self.n_unif else None, self.chi_sig[j],
-                self.chi_u[j], self.gam_w[j], self.chi_tau[j] if self.K == 1 else None)
+        return (
+            self.norm[j],
+            self.unif[j] if self.n_unif else None,
+            self.chi_sig[j],
+            self.chi_u[j],
+            self.gam_w[j],
+            self.chi_tau[j] if self.K == 1 else None,
+        )
 
     def _refill(self):
         b, n, K = self.block, self.n, self.K
@@ -101,7 +107,7 @@ class GibbsSampler:
             self.w2[c] = vx
         self.xi = np.tile(x, (C, 1))
         self.eta = np.tile(y, (C, 1))
-        self.ycur = np.tile(y, (C, 1))     # measured y; censored entries are re-drawn
+        self.ycur = np.tile(y, (C, 1))  # measured y; censored entries are re-drawn
 
     def sweep(self):
         d, K, n = self.d, self.K, self.d.n
@@ -133,12 +139,14 @@ class GibbsSampler:
         reg = alpha + beta * xi
         ym = self.ycur - d.dcoef * (d.x - xi) if d.correlated else self.ycur
         prec = d.inv_w + 1.0 / s2
-        eta = (ym * d.inv_w + reg / s2) / prec + z[:, n:2 * n] / np.sqrt(prec)
+        eta = (ym * d.inv_w + reg / s2) / prec + z[:, n : 2 * n] / np.sqrt(prec)
         if d.yfix.size:
             eta[:, d.yfix] = d.y[d.yfix]
         if nc_eta:
             idx = d.cens_eta
-            eta[:, idx] = _trunc_upper(reg[:, idx], np.sqrt(s2), d.y[idx], u[:, nc_y:nc_y + nc_eta])
+            eta[:, idx] = _trunc_upper(
+                reg[:, idx], np.sqrt(s2), d.y[idx], u[:, nc_y : nc_y + nc_eta]
+            )
             self.ycur[:, idx] = eta[:, idx]
         self.xi, self.eta = xi, eta
 
@@ -156,22 +164,24 @@ class GibbsSampler:
         self.s2 = np.maximum(np.einsum("ij,ij->i", r, r) / chi_sig, np.finfo(float).tiny)
 
         # 7.-10. mixture: labels, weights, means, variances
-        z_mu = z[:, 2 * n + 2:2 * n + 2 + K]
+        z_mu = z[:, 2 * n + 2 : 2 * n + 2 + K]
         if K == 1:
             nk = np.full((self.C, 1), float(n))
             sumx = xi.sum(axis=1, keepdims=True)
             prec = 1.0 / self.u2[:, None] + nk / self.tau2
-            self.mu = (self.mu0[:, None] / self.u2[:, None] + sumx / self.tau2) / prec \
-                + z_mu / np.sqrt(prec)
+            self.mu = (
+                self.mu0[:, None] / self.u2[:, None] + sumx / self.tau2
+            ) / prec + z_mu / np.sqrt(prec)
             res = xi - self.mu
             ss = np.einsum("ij,ij->i", res, res)[:, None]
             self.tau2 = (self.w2[:, None] + ss) / chi_tau[:, None]
         else:
-            logq = (np.log(self.pi) - 0.5 * np.log(self.tau2))[:, None, :] \
-                - 0.5 * (xi[:, :, None] - self.mu[:, None, :]) ** 2 / self.tau2[:, None, :]
+            logq = (np.log(self.pi) - 0.5 * np.log(self.tau2))[:, None, :] - 0.5 * (
+                xi[:, :, None] - self.mu[:, None, :]
+            ) ** 2 / self.tau2[:, None, :]
             q = np.exp(logq - logq.max(axis=2, keepdims=True))
             cq = np.cumsum(q, axis=2)
-            thresh = u[:, nc_y + nc_eta:] * cq[:, :, -1]
+            thresh = u[:, nc_y + nc_eta :] * cq[:, :, -1]
             self.G = np.sum(cq[:, :, :-1] < thresh[:, :, None], axis=2)
             onehot = (self.G[:, :, None] == self.karange).astype(float)
             nk = onehot.sum(axis=1)
@@ -181,8 +191,9 @@ class GibbsSampler:
             self.pi = gam[:, :K] / gam[:, :K].sum(axis=1, keepdims=True)
             self.pi = np.maximum(self.pi, np.finfo(float).tiny)
             prec = 1.0 / self.u2[:, None] + nk / self.tau2
-            self.mu = (self.mu0[:, None] / self.u2[:, None] + sumx / self.tau2) / prec \
-                + z_mu / np.sqrt(prec)
+            self.mu = (
+                self.mu0[:, None] / self.u2[:, None] + sumx / self.tau2
+            ) / prec + z_mu / np.sqrt(prec)
             res = xi - self.mu[self.cidx, self.G]
             ss = np.einsum("cn,cnk->ck", res * res, onehot)
             self.tau2 = (self.w2[:, None] + ss) / (2.0 * gam[:, K:])
@@ -195,9 +206,22 @@ class GibbsSampler:
 
     def record(self) -> dict:
         xi_mean = np.einsum("ij,ij->i", self.pi, self.mu)
-        xi_var = np.maximum(np.einsum("ij,ij->i", self.pi, self.tau2 + self.mu**2) - xi_mean**2, 0.0)
+        xi_var = np.maximum(
+            np.einsum("ij,ij->i", self.pi, self.tau2 + self.mu**2) - xi_mean**2, 0.0
+        )
         sigma = np.sqrt(self.s2)
         corr = self.beta * np.sqrt(xi_var) / np.sqrt(self.beta**2 * xi_var + self.s2)
-        return dict(alpha=self.alpha, beta=self.beta, sigma=sigma, corr=corr, xi_mean=xi_mean,
-                    xi_sd=np.sqrt(xi_var), mu0=self.mu0, usqr=self.u2, wsqr=self.w2,
-                    pi=self.pi, mu=self.mu, tausqr=self.tau2)
+        return dict(
+            alpha=self.alpha,
+            beta=self.beta,
+            sigma=sigma,
+            corr=corr,
+            xi_mean=xi_mean,
+            xi_sd=np.sqrt(xi_var),
+            mu0=self.mu0,
+            usqr=self.u2,
+            wsqr=self.w2,
+            pi=self.pi,
+            mu=self.mu,
+            tausqr=self.tau2,
+        )

@@ -74,46 +74,61 @@ def _read_literature(path, columns: dict, optional_columns=(), key_columns=("ref
             header = [f.strip() for f in fields]
             unknown = [c for c in header if c not in columns]
             if unknown:
-                raise InputError(path, f"line {line_no}: unknown column(s) {', '.join(unknown)}; "
-                                       f"allowed: {', '.join(columns)}")
+                raise InputError(
+                    path,
+                    f"line {line_no}: unknown column(s) {', '.join(unknown)}; "
+                    f"allowed: {', '.join(columns)}",
+                )
             dup = sorted({c for c in header if header.count(c) > 1})
             if dup:
                 raise InputError(path, f"line {line_no}: column {dup[0]!r} appears twice")
             missing = [c for c in columns if c not in header and c not in optional_columns]
             if missing:
-                raise InputError(path, f"line {line_no}: column {missing[0]!r} is missing "
-                                       f"(need {', '.join(c for c in columns if c not in optional_columns)})")
+                raise InputError(
+                    path,
+                    f"line {line_no}: column {missing[0]!r} is missing "
+                    f"(need {', '.join(c for c in columns if c not in optional_columns)})",
+                )
             continue
         row_no = len(rows) + 1
         where = f"row {row_no} (line {line_no})"
         if len(fields) != len(header):
-            raise InputError(path, f"{where}: {len(fields)} tab-separated fields, the header has "
-                                   f"{len(header)}")
+            raise InputError(
+                path, f"{where}: {len(fields)} tab-separated fields, the header has {len(header)}"
+            )
         record = {}
         for name, cell in zip(header, fields):
             kind, required, _unit, bounds = columns[name]
             cell = cell.strip()
             if cell == "":
                 if required:
-                    raise InputError(path, f"{where}, column {name!r}: empty, but a value is required")
+                    raise InputError(
+                        path, f"{where}, column {name!r}: empty, but a value is required"
+                    )
                 record[name] = None
                 continue
             if kind == "float":
                 try:
                     value = float(cell)
                 except ValueError:
-                    raise InputError(path, f"{where}, column {name!r}: {cell!r} is not a number") from None
+                    raise InputError(
+                        path, f"{where}, column {name!r}: {cell!r} is not a number"
+                    ) from None
                 if not math.isfinite(value):
                     raise InputError(path, f"{where}, column {name!r}: {cell!r} is not finite")
                 lo, hi = bounds
                 if not lo <= value <= hi:
-                    raise InputError(path, f"{where}, column {name!r}: {value} is outside "
-                                           f"[{lo}, {hi}]")
+                    raise InputError(
+                        path, f"{where}, column {name!r}: {value} is outside [{lo}, {hi}]"
+                    )
                 record[name] = value
             elif kind == "limit":
                 if cell not in ("<", ">"):
-                    raise InputError(path, f"{where}, column {name!r}: {cell!r}; use '<' (upper "
-                                           "limit), '>' (lower limit) or leave it empty")
+                    raise InputError(
+                        path,
+                        f"{where}, column {name!r}: {cell!r}; use '<' (upper "
+                        "limit), '>' (lower limit) or leave it empty",
+                    )
                 record[name] = cell
             else:
                 record[name] = cell
@@ -129,8 +144,11 @@ def _read_literature(path, columns: dict, optional_columns=(), key_columns=("ref
         key = tuple(rec[c] for c in key_columns)
         if key in seen:
             what = ", ".join(f"{c}={rec[c]!r}" for c in key_columns)
-            raise InputError(path, f"row {row_no} (line {line_no}), column 'id': the entry ({what}) "
-                                   f"already appears in row {seen[key]}")
+            raise InputError(
+                path,
+                f"row {row_no} (line {line_no}), column 'id': the entry ({what}) "
+                f"already appears in row {seen[key]}",
+            )
         seen[key] = row_no
     return header, rows, comments
 
@@ -184,7 +202,9 @@ def read_literature_mzr(path):
     ohmap.errors.InputError
         Naming the file and, for a bad cell, its 1-based data row (and file line) and column.
     """
-    _header, rows, comments = _read_literature(path, LITERATURE_MZR_COLUMNS, optional_columns=("note",))
+    _header, rows, comments = _read_literature(
+        path, LITERATURE_MZR_COLUMNS, optional_columns=("note",)
+    )
     for row_no, line_no, rec in rows:
         where = f"row {row_no} (line {line_no})"
         if rec["sfr"] is None:
@@ -196,8 +216,11 @@ def read_literature_mzr(path):
         if rec["sfr_limit"] is not None:
             for name in ("sfr_err_lo", "sfr_err_hi"):
                 if rec[name] is not None:
-                    raise InputError(path, f"{where}, column {name!r}: an SFR limit "
-                                           f"({rec['sfr_limit']}) has no errors; leave it empty")
+                    raise InputError(
+                        path,
+                        f"{where}, column {name!r}: an SFR limit "
+                        f"({rec['sfr_limit']}) has no errors; leave it empty",
+                    )
     return _to_table(path, LITERATURE_MZR_COLUMNS, rows, comments)
 
 
@@ -223,7 +246,10 @@ def read_literature_gradients(path):
     ohmap.errors.InputError
         Naming the file and, for a bad cell, its 1-based data row (and file line) and column.
     """
-    _header, rows, comments = _read_literature(path, LITERATURE_GRADIENT_COLUMNS,
-                                               optional_columns=("note",),
-                                               key_columns=("reference", "id", "method"))
+    _header, rows, comments = _read_literature(
+        path,
+        LITERATURE_GRADIENT_COLUMNS,
+        optional_columns=("note",),
+        key_columns=("reference", "id", "method"),
+    )
     return _to_table(path, LITERATURE_GRADIENT_COLUMNS, rows, comments)

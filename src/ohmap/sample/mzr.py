@@ -19,7 +19,11 @@ from .records import record_item
 #: Wang et al. (2017) Eq. 5: their MZR, 12+log(O/H) = alpha + beta log M* + N(sigma), fitted with
 #: linmix to 38 M08-based measurements at 1.2 < z < 2.3 (median z = 1.84).
 #: Each entry is (median, +error, -error).
-WANG2017_MZR = {"alpha": (4.71, 0.62, 0.64), "beta": (0.40, 0.07, 0.07), "sigma": (0.03, 0.02, 0.01)}
+WANG2017_MZR = {
+    "alpha": (4.71, 0.62, 0.64),
+    "beta": (0.40, 0.07, 0.07),
+    "sigma": (0.03, 0.02, 0.01),
+}
 
 
 #: MZR slopes of the equilibrium wind models of Finlator & Dave (2008) and Dave et al. (2012), as
@@ -107,8 +111,10 @@ def maiolino2008_mzr(logm, z_label):
             if math.isclose(float(z_label), float(k), abs_tol=1e-9):
                 key = k
     if key not in MAIOLINO2008_MZR:
-        raise ValueError(f"z_label = {z_label!r}: Maiolino et al. (2008) fits exist for z = "
-                         f"{', '.join(MAIOLINO2008_MZR)}")
+        raise ValueError(
+            f"z_label = {z_label!r}: Maiolino et al. (2008) fits exist for z = "
+            f"{', '.join(MAIOLINO2008_MZR)}"
+        )
     logm0, k0 = MAIOLINO2008_MZR[key]
     x = np.asarray(logm, dtype=float)
     out = _M08_CURVATURE * (x - logm0) ** 2 + k0
@@ -209,9 +215,17 @@ def wind_model_tension(beta_samples, beta_model: float) -> WindTension:
     from scipy.stats import norm
 
     p = min(p, 1.0)
-    return WindTension(beta_model=model, median=float(med), sigma=float(sigma), n_sigma=float(n_sigma),
-                       tail_fraction=float(tail), p_two_sided=float(p), p_is_upper_limit=bool(limit),
-                       n_sigma_equivalent=float(norm.isf(p / 2.0)), n_samples=int(n))
+    return WindTension(
+        beta_model=model,
+        median=float(med),
+        sigma=float(sigma),
+        n_sigma=float(n_sigma),
+        tail_fraction=float(tail),
+        p_two_sided=float(p),
+        p_is_upper_limit=bool(limit),
+        n_sigma_equivalent=float(norm.isf(p / 2.0)),
+        n_samples=int(n),
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -247,7 +261,9 @@ def _mean_error(lo, hi):
     return 0.5 * (np.asarray(lo, float) + np.asarray(hi, float))
 
 
-def fit_mass_metallicity(table, literature, truth=None, settings: dict | None = None) -> MassMetallicityFits:
+def fit_mass_metallicity(
+    table, literature, truth=None, settings: dict | None = None
+) -> MassMetallicityFits:
     """12+log(O/H) = alpha + beta log(M*/Msun) + N(0, sigma) fitted with linmix (Kelly 2007).
 
     The point sets: this work's star-forming galaxies (AGN candidates and metallicity limits left
@@ -276,25 +292,37 @@ def fit_mass_metallicity(table, literature, truth=None, settings: dict | None = 
     limit = np.array([str(v) if v is not np.ma.masked else "" for v in table["oh12_limit"]])
     use = ~np.asarray(table["agn_candidate"], dtype=bool) & (limit == "")
     ours = table[use]
-    left_out = [f"{r['galaxy_id']} ({'AGN candidate' if r['agn_candidate'] else 'metallicity limit'})"
-                for r in table[~use]]
+    left_out = [
+        f"{r['galaxy_id']} ({'AGN candidate' if r['agn_candidate'] else 'metallicity limit'})"
+        for r in table[~use]
+    ]
     log.info("MZR from %d galaxies; left out: %s", len(ours), ", ".join(left_out) or "none")
-    points = {"this work": dict(log_mstar=np.asarray(ours["log_mstar"]),
-                                log_mstar_err=0.5 * (np.asarray(ours["log_mstar_err_lo"]) + np.asarray(ours["log_mstar_err_hi"])),
-                                oh12=np.asarray(ours["oh12_p50"]),
-                                oh12_err=0.5 * (np.asarray(ours["oh12_p84"]) - np.asarray(ours["oh12_p16"])))}
+    points = {
+        "this work": dict(
+            log_mstar=np.asarray(ours["log_mstar"]),
+            log_mstar_err=0.5
+            * (np.asarray(ours["log_mstar_err_lo"]) + np.asarray(ours["log_mstar_err_hi"])),
+            oh12=np.asarray(ours["oh12_p50"]),
+            oh12_err=0.5 * (np.asarray(ours["oh12_p84"]) - np.asarray(ours["oh12_p16"])),
+        )
+    }
     # Rows for galaxies of this run's sample come from this run, not from the table.
     literature = literature[[str(i) not in set(table["galaxy_id"]) for i in literature["id"]]]
     if len(literature):
-        points["literature"] = dict(log_mstar=np.asarray(literature["log_mstar"], float),
-                                    log_mstar_err=_mean_error(literature["log_mstar_err_lo"],
-                                                              literature["log_mstar_err_hi"]),
-                                    oh12=np.asarray(literature["oh12"], float),
-                                    oh12_err=_mean_error(literature["oh12_err_lo"], literature["oh12_err_hi"]))
+        points["literature"] = dict(
+            log_mstar=np.asarray(literature["log_mstar"], float),
+            log_mstar_err=_mean_error(
+                literature["log_mstar_err_lo"], literature["log_mstar_err_hi"]
+            ),
+            oh12=np.asarray(literature["oh12"], float),
+            oh12_err=_mean_error(literature["oh12_err_lo"], literature["oh12_err_hi"]),
+        )
     sets = {"this work": points["this work"]}
     if "literature" in points:
-        sets["this work + literature"] = {k: np.concatenate([points["this work"][k], points["literature"][k]])
-                                          for k in points["this work"]}
+        sets["this work + literature"] = {
+            k: np.concatenate([points["this work"][k], points["literature"][k]])
+            for k in points["this work"]
+        }
     if truth is not None:
         truth = truth.copy()
         truth.add_index("galaxy_id")
@@ -306,34 +334,70 @@ def fit_mass_metallicity(table, literature, truth=None, settings: dict | None = 
     rows, fits = [], {}
     for name, pts in sets.items():
         if len(pts["oh12"]) < min_galaxies:
-            log.warning("%s: only %d galaxies (< %d), no MZR fit", name, len(pts["oh12"]), min_galaxies)
-            rows.append(dict(fit=name, n=len(pts["oh12"]), converged=False, n_iterations=0,
-                             note=f"only {len(pts['oh12'])} galaxies: not fitted"))
+            log.warning(
+                "%s: only %d galaxies (< %d), no MZR fit", name, len(pts["oh12"]), min_galaxies
+            )
+            rows.append(
+                dict(
+                    fit=name,
+                    n=len(pts["oh12"]),
+                    converged=False,
+                    n_iterations=0,
+                    note=f"only {len(pts['oh12'])} galaxies: not fitted",
+                )
+            )
             continue
-        result = linmix(pts["log_mstar"], pts["oh12"], pts["log_mstar_err"], pts["oh12_err"], settings=linmix_settings)
+        result = linmix(
+            pts["log_mstar"],
+            pts["oh12"],
+            pts["log_mstar_err"],
+            pts["oh12_err"],
+            settings=linmix_settings,
+        )
         fits[name] = result
         rows.append(_fit_row(name, len(pts["oh12"]), result))
     columns = list(dict.fromkeys(k for r in rows for k in r))
     out = Table(rows=[{k: r.get(k, np.nan) for k in columns} for r in rows], names=columns)
-    out.meta.update(description=("12+log(O/H) = alpha + beta log(M*/Msun) + N(0, sigma), fitted with ohmap.linmix "
-                                 "(Kelly 2007) to this work's star-forming galaxies (and the literature table's rows, "
-                                 "M08 calibration only); *_wind_*: how strongly beta disfavours the momentum-driven "
-                                 "(0.17) and energy-driven (0.33) wind models."), left_out=left_out,
-                    linmix=dict(vars(linmix_settings)))
+    out.meta.update(
+        description=(
+            "12+log(O/H) = alpha + beta log(M*/Msun) + N(0, sigma), fitted with ohmap.linmix "
+            "(Kelly 2007) to this work's star-forming galaxies (and the literature table's rows, "
+            "M08 calibration only); *_wind_*: how strongly beta disfavours the momentum-driven "
+            "(0.17) and energy-driven (0.33) wind models."
+        ),
+        left_out=left_out,
+        linmix=dict(vars(linmix_settings)),
+    )
     return MassMetallicityFits(out, points, fits)
 
 
 def _fit_row(name: str, n: int, result) -> dict:
     """One row of the MZR table: percentiles of the parameters and the wind-model tensions."""
-    row = dict(fit=name, n=n, converged=bool(result.converged), n_iterations=int(result.n_iterations),
-               note="" if result.converged else "not converged")
+    row = dict(
+        fit=name,
+        n=n,
+        converged=bool(result.converged),
+        n_iterations=int(result.n_iterations),
+        note="" if result.converged else "not converged",
+    )
     for q in ("alpha", "beta", "sigma"):
         lo, mid, hi = np.percentile(getattr(result, q), [16, 50, 84])
         row |= {f"{q}_p16": lo, f"{q}_p50": mid, f"{q}_p84": hi}
     for model, beta in (("momentum", 0.17), ("energy", 0.33)):
         tension = wind_model_tension(result.beta, beta)
-        row |= {f"{model}_wind_tail_probability": tension["tail_probability"], f"{model}_wind_sigma": tension["n_sigma"]}
-    log.info("%s: beta %.3f (+%.3f/-%.3f), alpha %.2f, sigma %.3f; %s after %d iterations", name, row["beta_p50"],
-             row["beta_p84"] - row["beta_p50"], row["beta_p50"] - row["beta_p16"], row["alpha_p50"], row["sigma_p50"],
-             "converged" if result.converged else "NOT converged", result.n_iterations)
+        row |= {
+            f"{model}_wind_tail_probability": tension["tail_probability"],
+            f"{model}_wind_sigma": tension["n_sigma"],
+        }
+    log.info(
+        "%s: beta %.3f (+%.3f/-%.3f), alpha %.2f, sigma %.3f; %s after %d iterations",
+        name,
+        row["beta_p50"],
+        row["beta_p84"] - row["beta_p50"],
+        row["beta_p50"] - row["beta_p16"],
+        row["alpha_p50"],
+        row["sigma_p50"],
+        "converged" if result.converged else "NOT converged",
+        result.n_iterations,
+    )
     return row

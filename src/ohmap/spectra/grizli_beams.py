@@ -61,9 +61,12 @@ _IMAGES = ("SCI", "ERR", "DQ", "CONTAM")
 #: PHOTFLAM (erg/s/cm^2/A per e-/s) of WFC3/IR direct filters, grizli's ``photflam_list``; used
 #: only to scale a MODEL computed from a REF image in e-/s (see :func:`_model_scale`).
 DIRECT_PHOTFLAM = {
-    "F098M": 6.0501324882418389e-20, "F105W": 3.038658152508547e-20,
-    "F110W": 1.5274130068787271e-20, "F125W": 2.2483414275260141e-20,
-    "F140W": 1.4737154005353565e-20, "F160W": 1.9275637653833683e-20,
+    "F098M": 6.0501324882418389e-20,
+    "F105W": 3.038658152508547e-20,
+    "F110W": 1.5274130068787271e-20,
+    "F125W": 2.2483414275260141e-20,
+    "F140W": 1.4737154005353565e-20,
+    "F160W": 1.9275637653833683e-20,
 }
 # Sensitivities from TRACE and from the aXe curve agree to 1e-5 in the real file; a few per cent
 # means another calibration version, worth a warning but not a refusal.
@@ -163,8 +166,9 @@ def _split_exposures(path: Path, hdul) -> list[list[tuple[int, object]]]:
         stop = start + int(primary[key])
         if stop > len(hdul):
             raise InputError(
-                path, f"{key} = {primary[key]} extensions for exposure {i}, but the file ends "
-                f"at HDU {len(hdul) - 1}"
+                path,
+                f"{key} = {primary[key]} extensions for exposure {i}, but the file ends "
+                f"at HDU {len(hdul) - 1}",
             )
         out.append([(j, hdul[j]) for j in range(start, stop)])
         start = stop
@@ -217,8 +221,9 @@ def _read_exposure(path, primary, i, hdus, calibration_dir) -> dict:
         if calibration_dir is not None:
             _cross_check(path, header, where, wave, sens, calibration_dir)
     else:
-        wave, trace, sens, source = _trace_from_header(path, header, sci_index, where, nx,
-                                                       calibration_dir)
+        wave, trace, sens, source = _trace_from_header(
+            path, header, sci_index, where, nx, calibration_dir
+        )
     bad = (dq != 0) | ~np.isfinite(sci) | ~np.isfinite(err) | (err <= 0)
     for arr in (sci, err, contam, model):
         arr[~np.isfinite(arr)] = 0.0
@@ -234,16 +239,29 @@ def _read_exposure(path, primary, i, hdus, calibration_dir) -> dict:
         )
     pa_exact = _dispersion_pa(path, header, sci_index, where, trace)
     return {
-        "file": name, "grism": grism, "where": where,
+        "file": name,
+        "grism": grism,
+        "where": where,
         # grizli groups exposures by the PA rounded to whole degrees (get_dispersion_PA).
-        "pa_exact": pa_exact, "pa": float(np.round(pa_exact)) % 360.0,
-        "wave": wave, "trace": trace, "sens": sens, "sens_source": source,
-        "sci": sci, "var": err**2, "bad": bad, "contam": contam, "model": model * model_scale,
-        "has_model": "MODEL" in exts, "model_scale": model_scale, "model_note": model_note,
+        "pa_exact": pa_exact,
+        "pa": float(np.round(pa_exact)) % 360.0,
+        "wave": wave,
+        "trace": trace,
+        "sens": sens,
+        "sens_source": source,
+        "sci": sci,
+        "var": err**2,
+        "bad": bad,
+        "contam": contam,
+        "model": model * model_scale,
+        "has_model": "MODEL" in exts,
+        "model_scale": model_scale,
+        "model_note": model_note,
         "ref": None if ref is None else np.asarray(ref.data),
         "seg": None if "SEG" not in exts else np.asarray(exts["SEG"][1].data),
         "direct_object": direct_object,
-        "exptime": header.get("EXPTIME"), "conf": header.get("CONFFILE"),
+        "exptime": header.get("EXPTIME"),
+        "conf": header.get("CONFFILE"),
     }
 
 
@@ -363,8 +381,9 @@ def _curve(path, header, where, calibration_dir):
     conf = Path(calibration_dir) / name
     if not conf.is_file():
         raise InputError(
-            path, f"configuration file {conf.name} (for {where}) not found in "
-            f"calibration_dir {calibration_dir}"
+            path,
+            f"configuration file {conf.name} (for {where}) not found in "
+            f"calibration_dir {calibration_dir}",
         )
     beam = str(header.get("BEAM", "A")).strip() or "A"
     return read_axe_sensitivity(sensitivity_file_from_conf(conf, beam))
@@ -489,10 +508,10 @@ def _combine(path, galaxy, primary, grism, pa, exps) -> Spectrum2D:
         "trace_rows": [e["trace"] for e in exps],
         "trace_center_row": c,
         "rectification": "per-column linear interpolation along rows (variance with squared "
-                         "weights, bad if a weighted input pixel is bad); exposures resampled "
-                         "linearly in wavelength onto the first one's grid, inverse-variance mean",
+        "weights, bad if a weighted input pixel is bad); exposures resampled "
+        "linearly in wavelength onto the first one's grid, inverse-variance mean",
         "flux_conversion": "1e-17 erg/s/cm^2/A = (e-/s) / (sensitivity * 1e-17), sensitivity "
-                           "per pixel, dispersion included, (e-/s)/(erg/s/cm^2/A)",
+        "per pixel, dispersion included, (e-/s)/(erg/s/cm^2/A)",
         "counts_per_flambda": per_unit,
         # grizli's stack removes a sky pedestal the beams file does not record; this is what is
         # left in science - contamination at >= 8 rows from the trace (median).

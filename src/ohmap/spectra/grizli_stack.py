@@ -142,8 +142,18 @@ def read_grizli_stack(
                 dispersion_pa = pas[0]
             spectra.append(
                 _read_block(
-                    path, primary, extver, exts, grism, dispersion_pa, combined, galaxy,
-                    calibration_dir, pixel_scale, flambda_scale, curves,
+                    path,
+                    primary,
+                    extver,
+                    exts,
+                    grism,
+                    dispersion_pa,
+                    combined,
+                    galaxy,
+                    calibration_dir,
+                    pixel_scale,
+                    flambda_scale,
+                    curves,
                 )
             )
     return spectra
@@ -187,9 +197,7 @@ def _collect_blocks(hdul, path: Path) -> dict[str, dict]:
         exts[name] = hdu
     for extver, exts in blocks.items():
         if "SCI" not in exts:
-            raise InputError(
-                path, f"EXTVER {extver!r} has {', '.join(exts)} but no SCI extension"
-            )
+            raise InputError(path, f"EXTVER {extver!r} has {', '.join(exts)} but no SCI extension")
     if not blocks:
         raise InputError(path, "no SCI extensions: not a grizli stack file")
     return blocks
@@ -294,15 +302,23 @@ def _sensitivity_for(conf_card, beam, calibration_dir, path, extver, curves):
 
 
 def _read_block(
-    path, primary, extver, exts, grism, dispersion_pa, combined, galaxy,
-    calibration_dir, pixel_scale, flambda_scale, curves,
+    path,
+    primary,
+    extver,
+    exts,
+    grism,
+    dispersion_pa,
+    combined,
+    galaxy,
+    calibration_dir,
+    pixel_scale,
+    flambda_scale,
+    curves,
 ) -> Spectrum2D:
     required = ("SCI", "WHT", "MODEL") if combined else ("SCI", "WHT", "CONTAM", "MODEL")
     for name in required:
         if name not in exts:
-            raise InputError(
-                path, f"EXTVER {extver!r} has a SCI extension but no {name} extension"
-            )
+            raise InputError(path, f"EXTVER {extver!r} has a SCI extension but no {name} extension")
     header = exts["SCI"].header
     headers = (header, primary)
     sci = _image(exts, "SCI", extver, None, path)
@@ -310,9 +326,7 @@ def _read_block(
         raise InputError(path, f"SCI extension with EXTVER {extver!r} is not a 2D image")
     wht = _image(exts, "WHT", extver, sci.shape, path)
     model = _image(exts, "MODEL", extver, sci.shape, path)
-    contam = (
-        np.zeros_like(sci) if combined else _image(exts, "CONTAM", extver, sci.shape, path)
-    )
+    contam = np.zeros_like(sci) if combined else _image(exts, "CONTAM", extver, sci.shape, path)
 
     nonfinite = ~np.isfinite(wht)
     if nonfinite.any():

@@ -10,8 +10,9 @@ from .grizli_stack import read_grizli_stack
 from .spectrum import Spectrum2D
 
 
-def read_spectrum(path, spectra_format: str, galaxy: str, pa: str, grism: str,
-                  calibration_dir=None) -> Spectrum2D:
+def read_spectrum(
+    path, spectra_format: str, galaxy: str, pa: str, grism: str, calibration_dir=None
+) -> Spectrum2D:
     """One :class:`Spectrum2D` from a GLASS file, a grizli stack or a grizli beams file.
 
     Parameters

@@ -1,5 +1,4 @@
-"""Global-fit tables (ECSV): one row per galaxy, from its integrated line fluxes (Table 2).
-"""
+"""Global-fit tables (ECSV): one row per galaxy, from its integrated line fluxes (Table 2)."""
 
 from __future__ import annotations
 
@@ -21,7 +20,9 @@ _GLOBAL_BASE = ("galaxy_id", "redshift", "magnification")
 _GLOBAL_TAIL = ("tau_max", "converged", "acceptance", "n_lines", "lines", "calibration")
 
 
-def global_fit_row(galaxy: str, fit, redshift: float, magnification: float, model, n_lines: int) -> dict:
+def global_fit_row(
+    galaxy: str, fit, redshift: float, magnification: float, model, n_lines: int
+) -> dict:
     """One galaxy's global fit (integrated line fluxes) as a row of the global-fit table.
 
     Parameters
@@ -41,7 +42,11 @@ def global_fit_row(galaxy: str, fit, redshift: float, magnification: float, mode
         ``<q>_p84``, ``<q>_value`` and ``<q>_limit``; ``tau_max`` (steps), ``converged``,
         ``acceptance``, ``n_lines``, ``lines`` (the model's, comma-separated), ``calibration``.
     """
-    row = {"galaxy_id": str(galaxy), "redshift": float(redshift), "magnification": float(magnification)}
+    row = {
+        "galaxy_id": str(galaxy),
+        "redshift": float(redshift),
+        "magnification": float(magnification),
+    }
     for q in QUANTITY_ORDER + tuple(k for k in fit.summary if k not in QUANTITY_ORDER):
         if q not in fit.summary:
             continue
@@ -55,7 +60,9 @@ def global_fit_row(galaxy: str, fit, redshift: float, magnification: float, mode
     row["acceptance"] = float(fit.acceptance)
     row["n_lines"] = int(n_lines)
     row["lines"] = ",".join(model.lines)
-    calibration = getattr(getattr(model, "calibration", None), "name", None) or model.settings.calibration
+    calibration = (
+        getattr(getattr(model, "calibration", None), "name", None) or model.settings.calibration
+    )
     row["calibration"] = str(calibration)
     return row
 
@@ -66,7 +73,11 @@ def _global_column_spec(name: str):
         "galaxy_id": (str, None, "galaxy id"),
         "redshift": (float, None, "redshift used for the SFR"),
         "magnification": (float, "", "lensing magnification the SFR is divided by"),
-        "tau_max": (float, None, "largest integrated autocorrelation time over the parameters [steps]"),
+        "tau_max": (
+            float,
+            None,
+            "largest integrated autocorrelation time over the parameters [steps]",
+        ),
         "converged": (bool, None, "chain at least min_tau_multiple x tau_max long"),
         "acceptance": (float, "", "mean acceptance fraction of the walkers"),
         "n_lines": (int, None, "lines that constrained the fit"),
@@ -77,7 +88,11 @@ def _global_column_spec(name: str):
         return fixed[name]
     q, _, stat = name.rpartition("_")
     if stat == "limit":
-        return str, None, f"{QUANTITY_DESCRIPTIONS.get(q, q)}: '' measured, '<' upper limit, '>' lower limit"
+        return (
+            str,
+            None,
+            f"{QUANTITY_DESCRIPTIONS.get(q, q)}: '' measured, '<' upper limit, '>' lower limit",
+        )
     return float, quantity_unit(q), f"{QUANTITY_DESCRIPTIONS.get(q, q)}: {stat}"
 
 
@@ -98,7 +113,9 @@ def global_fit_table(rows, meta: dict | None = None) -> Table:
         default = {float: np.nan, str: "", bool: False, int: -1}[dtype]
         values = [r.get(name, default) for r in rows]
         if dtype is str:
-            data = np.array([str(v) for v in values], dtype=str) if rows else np.zeros(0, dtype="U1")
+            data = (
+                np.array([str(v) for v in values], dtype=str) if rows else np.zeros(0, dtype="U1")
+            )
         else:
             data = np.array(values, dtype={float: np.float64, bool: bool, int: np.int64}[dtype])
         t[name] = Column(data, unit=unit, description=description)
@@ -108,9 +125,11 @@ def global_fit_table(rows, meta: dict | None = None) -> Table:
         "16th/50th/84th posterior percentiles, the reported value (median, or the 84th/16th "
         "percentile for an upper '<' / lower '>' limit) and the limit flag. oh12 = 12+log(O/H) "
         "(dex); av = nebular A_V (mag); hbeta = intrinsic H-beta flux (1e-17 erg/s/cm2, lensed); sfr "
-        "(Msun/yr, divided by the magnification); nii_ha = [NII]/H-alpha (extended fits only).")
-    t.meta["quantity_units"] = {q: quantity_unit(q) for q in QUANTITY_ORDER
-                                if f"{q}_p50" in t.colnames}
+        "(Msun/yr, divided by the magnification); nii_ha = [NII]/H-alpha (extended fits only)."
+    )
+    t.meta["quantity_units"] = {
+        q: quantity_unit(q) for q in QUANTITY_ORDER if f"{q}_p50" in t.colnames
+    }
     t.meta["ohmap_version"] = __version__
     return t
 
@@ -149,6 +168,7 @@ def read_global_fit(path) -> Table:
     for name in table.colnames:
         col = table[name]
         if isinstance(col, MaskedColumn) and col.dtype.kind == "U":
-            table[name] = Column(np.asarray(col.filled("")), name=name, unit=col.unit,
-                                 description=col.description)
+            table[name] = Column(
+                np.asarray(col.filled("")), name=name, unit=col.unit, description=col.description
+            )
     return table

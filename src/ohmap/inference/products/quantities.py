@@ -1,5 +1,4 @@
-"""The summarised quantities of the inference products: their units, descriptions and order.
-"""
+"""The summarised quantities of the inference products: their units, descriptions and order."""
 
 from __future__ import annotations
 

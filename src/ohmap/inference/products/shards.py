@@ -1,5 +1,4 @@
-"""Posterior shards (HDF5): the spaxel table, thinned chains and summaries of a block of spaxels.
-"""
+"""Posterior shards (HDF5): the spaxel table, thinned chains and summaries of a block of spaxels."""
 
 from __future__ import annotations
 
@@ -39,8 +38,11 @@ def _fit_quantities(fits_, model, meta) -> list:
                 raise ValueError(f"fit {f.key} summarises {list(f.summary)}, the first fit {names}")
         return names
     extended = getattr(model, "extended", False)
-    return [q for q in QUANTITY_ORDER
-            if (q != "nii_ha" or extended) and (q != "sfr_density" or _spaxel_size(meta))]
+    return [
+        q
+        for q in QUANTITY_ORDER
+        if (q != "nii_ha" or extended) and (q != "sfr_density" or _spaxel_size(meta))
+    ]
 
 
 def _spaxel_size(meta) -> float | None:
@@ -118,8 +120,11 @@ def _write_column(group, name: str, col) -> None:
         data = np.asarray(col.filled())
     if data.dtype.kind in "US":
         values = [v.decode() if isinstance(v, bytes) else str(v) for v in data.ravel()]
-        ds = group.create_dataset(name, data=np.array(values, dtype=object).reshape(data.shape),
-                                  dtype=h5py.string_dtype("utf-8"))
+        ds = group.create_dataset(
+            name,
+            data=np.array(values, dtype=object).reshape(data.shape),
+            dtype=h5py.string_dtype("utf-8"),
+        )
         ds.attrs["kind"] = "str"
     elif data.dtype.kind == "O":
         raise ValueError(f"spaxel column {name!r} holds Python objects; cannot write it")
@@ -136,15 +141,17 @@ def _write_column(group, name: str, col) -> None:
 def _read_column(group, name: str):
     ds = group[name]
     if ds.attrs.get("kind") == "str":
-        data = np.array([v.decode() if isinstance(v, bytes) else str(v) for v in ds[()].ravel()],
-                        dtype=str).reshape(ds.shape)
+        data = np.array(
+            [v.decode() if isinstance(v, bytes) else str(v) for v in ds[()].ravel()], dtype=str
+        ).reshape(ds.shape)
     else:
         data = ds[()]
     unit = ds.attrs.get("unit") or None
     description = ds.attrs.get("description") or None
     if f"{name}.mask" in group:
-        return MaskedColumn(data, name=name, mask=group[f"{name}.mask"][()], unit=unit,
-                            description=description)
+        return MaskedColumn(
+            data, name=name, mask=group[f"{name}.mask"][()], unit=unit, description=description
+        )
     return Column(data, name=name, unit=unit, description=description)
 
 
@@ -153,22 +160,30 @@ def _write_summary(h5, quantities, fits_) -> None:
 
     group = h5.create_group("summary")
     group.attrs["quantities"] = dumps(list(quantities))
-    group.attrs["content"] = ("Per spaxel and quantity: 16th, 50th, 84th percentile, the reported value "
-                              "(median, or the 84th/16th percentile for an upper/lower limit) and the "
-                              "limit flag ('' measured, '<' upper limit, '>' lower limit).")
+    group.attrs["content"] = (
+        "Per spaxel and quantity: 16th, 50th, 84th percentile, the reported value "
+        "(median, or the 84th/16th percentile for an upper/lower limit) and the "
+        "limit flag ('' measured, '<' upper limit, '>' lower limit)."
+    )
     for q in quantities:
         sub = group.create_group(q)
         sub.attrs["unit"] = quantity_unit(q)
         sub.attrs["description"] = QUANTITY_DESCRIPTIONS.get(q, q)
         for stat in STATISTICS:
-            ds = sub.create_dataset(stat, data=np.array([f.summary[q][stat] for f in fits_], dtype=np.float64))
+            ds = sub.create_dataset(
+                stat, data=np.array([f.summary[q][stat] for f in fits_], dtype=np.float64)
+            )
             ds.attrs["unit"] = quantity_unit(q)
-        sub.create_dataset("limit", data=np.array([str(f.summary[q]["limit"]) for f in fits_], dtype=object),
-                           dtype=h5py.string_dtype("utf-8"))
+        sub.create_dataset(
+            "limit",
+            data=np.array([str(f.summary[q]["limit"]) for f in fits_], dtype=object),
+            dtype=h5py.string_dtype("utf-8"),
+        )
 
 
-def write_shard(path, galaxy: str, spaxels: Table, fits, model, meta: dict | None = None,
-                sampler=None) -> Path:
+def write_shard(
+    path, galaxy: str, spaxels: Table, fits, model, meta: dict | None = None, sampler=None
+) -> Path:
     """Write the posteriors of a block of spaxels of one galaxy to an HDF5 shard.
 
     Parameters
@@ -216,8 +231,10 @@ def write_shard(path, galaxy: str, spaxels: Table, fits, model, meta: dict | Non
     for row, f in zip(spaxels, fits_):
         last = f.key[-1] if len(f.key) else None
         if isinstance(last, (int, np.integer)) and int(last) != int(row["spaxel"]):
-            raise ValueError(f"fit {f.key} is in the row of spaxel {int(row['spaxel'])}: the spaxel "
-                             "table and the fits are not in the same order")
+            raise ValueError(
+                f"fit {f.key} is in the row of spaxel {int(row['spaxel'])}: the spaxel "
+                "table and the fits are not in the same order"
+            )
     if sampler is None and dataclasses.is_dataclass(meta.get("sampler")):
         sampler = meta["sampler"]
     names = tuple(model.names)
@@ -234,8 +251,12 @@ def write_shard(path, galaxy: str, spaxels: Table, fits, model, meta: dict | Non
         chains = np.zeros((0, _stored_steps(sampler), n_walkers, ndim), dtype=np.float32)
         tau = np.zeros((0, ndim))
     if chains.shape[-1] != ndim:
-        raise ValueError(f"chains have {chains.shape[-1]} parameters, the model {ndim} ({', '.join(names)})")
-    calibration = getattr(getattr(model, "calibration", None), "name", None) or model.settings.calibration
+        raise ValueError(
+            f"chains have {chains.shape[-1]} parameters, the model {ndim} ({', '.join(names)})"
+        )
+    calibration = (
+        getattr(getattr(model, "calibration", None), "name", None) or model.settings.calibration
+    )
 
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
         a = h5.attrs
@@ -249,7 +270,8 @@ def write_shard(path, galaxy: str, spaxels: Table, fits, model, meta: dict | Non
             "'tau': integrated autocorrelation time per spaxel and parameter, in steps. 'acceptance': "
             "mean acceptance fraction. 'converged': chain at least min_tau_multiple x max(tau) long. "
             "'summary/<quantity>': p16, p50, p84, value (units in each group's 'unit') and limit "
-            "('' measured, '<' upper, '>' lower limit).")
+            "('' measured, '<' upper, '>' lower limit)."
+        )
         a["galaxy"] = str(galaxy)
         a["n_spaxels"] = len(fits_)
         a["parameter_names"] = dumps(list(names))
@@ -265,21 +287,36 @@ def write_shard(path, galaxy: str, spaxels: Table, fits, model, meta: dict | Non
 
         sp = h5.create_group("spaxels")
         sp.attrs["columns"] = dumps(list(spaxels.colnames))
-        sp.attrs["content"] = "spaxel table: one row per spaxel, in the order of every per-spaxel dataset"
+        sp.attrs["content"] = (
+            "spaxel table: one row per spaxel, in the order of every per-spaxel dataset"
+        )
         for name in spaxels.colnames:
             _write_column(sp, name, spaxels[name])
 
-        ds = h5.create_dataset("chains", data=chains, dtype=np.float32, compression="gzip",
-                               compression_opts=4, chunks=(1,) + chains.shape[1:] if chains.size else None)
+        ds = h5.create_dataset(
+            "chains",
+            data=chains,
+            dtype=np.float32,
+            compression="gzip",
+            compression_opts=4,
+            chunks=(1,) + chains.shape[1:] if chains.size else None,
+        )
         ds.attrs["unit"] = dumps([PARAMETER_UNITS.get(n, "") for n in names])
         ds.attrs["axes"] = "spaxel, stored step, walker, parameter"
         ds = h5.create_dataset("tau", data=tau, dtype=np.float64)
         ds.attrs["unit"] = "steps"
-        ds = h5.create_dataset("acceptance", data=np.array([f.acceptance for f in fits_], dtype=np.float64))
+        ds = h5.create_dataset(
+            "acceptance", data=np.array([f.acceptance for f in fits_], dtype=np.float64)
+        )
         ds.attrs["unit"] = "fraction of proposals accepted"
-        h5.create_dataset("converged", data=np.array([bool(f.converged) for f in fits_], dtype=bool))
-        h5.create_dataset("keys", data=np.array([dumps(list(f.key)) for f in fits_], dtype=object),
-                          dtype=h5py.string_dtype("utf-8"))
+        h5.create_dataset(
+            "converged", data=np.array([bool(f.converged) for f in fits_], dtype=bool)
+        )
+        h5.create_dataset(
+            "keys",
+            data=np.array([dumps(list(f.key)) for f in fits_], dtype=object),
+            dtype=h5py.string_dtype("utf-8"),
+        )
         _write_summary(h5, quantities, fits_)
     return Path(path)
 
@@ -299,24 +336,40 @@ def summary_table(spaxels: Table, quantities, stats: dict, tau, converged, accep
     for q in quantities:
         unit = quantity_unit(q) or None
         for stat in STATISTICS:
-            t[f"{q}_{stat}"] = Column(np.asarray(stats[q][stat], dtype=np.float64).reshape(n), unit=unit,
-                                      description=f"{QUANTITY_DESCRIPTIONS.get(q, q)}: {stat}")
-        t[f"{q}_limit"] = Column(np.array(list(stats[q]["limit"]) if n else [], dtype="U1").reshape(n),
-                                 description="'' measured, '<' upper limit, '>' lower limit")
+            t[f"{q}_{stat}"] = Column(
+                np.asarray(stats[q][stat], dtype=np.float64).reshape(n),
+                unit=unit,
+                description=f"{QUANTITY_DESCRIPTIONS.get(q, q)}: {stat}",
+            )
+        t[f"{q}_limit"] = Column(
+            np.array(list(stats[q]["limit"]) if n else [], dtype="U1").reshape(n),
+            description="'' measured, '<' upper limit, '>' lower limit",
+        )
     if "oh12" in quantities:
-        t["err_oh12"] = Column(conservative_error(t["oh12_p16"], t["oh12_p50"], t["oh12_p84"]), unit="dex",
-                               description="conservative 1-sigma error of 12+log(O/H): "
-                                           "max(p84 - p50, p50 - p16)")
+        t["err_oh12"] = Column(
+            conservative_error(t["oh12_p16"], t["oh12_p50"], t["oh12_p84"]),
+            unit="dex",
+            description="conservative 1-sigma error of 12+log(O/H): max(p84 - p50, p50 - p16)",
+        )
     tau = np.asarray(tau, dtype=float).reshape(n, -1) if n else np.zeros((0, 1))
-    t["tau_max"] = Column(tau.max(axis=1) if tau.shape[1] else np.full(n, np.nan),
-                          description="largest integrated autocorrelation time over the parameters [steps]")
-    t["converged"] = Column(np.asarray(converged, dtype=bool).reshape(n),
-                            description="chain at least min_tau_multiple x tau_max long")
-    t["acceptance"] = Column(np.asarray(acceptance, dtype=np.float64).reshape(n), unit="",
-                             description="mean acceptance fraction of the walkers")
-    t.meta["description"] = ("Posterior summaries per spaxel (Wang et al. 2017, Sect. 4.4): percentiles "
-                             "16/50/84, the reported value (median, or the limit) and limit flag of each "
-                             "quantity.")
+    t["tau_max"] = Column(
+        tau.max(axis=1) if tau.shape[1] else np.full(n, np.nan),
+        description="largest integrated autocorrelation time over the parameters [steps]",
+    )
+    t["converged"] = Column(
+        np.asarray(converged, dtype=bool).reshape(n),
+        description="chain at least min_tau_multiple x tau_max long",
+    )
+    t["acceptance"] = Column(
+        np.asarray(acceptance, dtype=np.float64).reshape(n),
+        unit="",
+        description="mean acceptance fraction of the walkers",
+    )
+    t.meta["description"] = (
+        "Posterior summaries per spaxel (Wang et al. 2017, Sect. 4.4): percentiles "
+        "16/50/84, the reported value (median, or the limit) and limit flag of each "
+        "quantity."
+    )
     t.meta["units"] = {q: quantity_unit(q) for q in quantities}
     return t
 
@@ -348,18 +401,31 @@ def read_shard(path) -> ShardResult:
         tau = np.asarray(h5["tau"][()], dtype=np.float64)
         acceptance = np.asarray(h5["acceptance"][()], dtype=np.float64)
         converged = np.asarray(h5["converged"][()], dtype=bool)
-        keys = [tuple(json.loads(k.decode() if isinstance(k, bytes) else k)) for k in h5["keys"][()]]
+        keys = [
+            tuple(json.loads(k.decode() if isinstance(k, bytes) else k)) for k in h5["keys"][()]
+        ]
         stats = {}
         for q in quantities:
             g = h5["summary"][q]
             stats[q] = {s: np.asarray(g[s][()], dtype=np.float64) for s in STATISTICS}
-            stats[q]["limit"] = [v.decode() if isinstance(v, bytes) else str(v) for v in g["limit"][()]]
+            stats[q]["limit"] = [
+                v.decode() if isinstance(v, bytes) else str(v) for v in g["limit"][()]
+            ]
         galaxy = str(a["galaxy"])
         sampler = json.loads(a["sampler_settings"])
         return ShardResult(
-            galaxy=galaxy, spaxels=spaxels,
+            galaxy=galaxy,
+            spaxels=spaxels,
             summary=summary_table(spaxels, quantities, stats, tau, converged, acceptance),
-            chains=chains, names=names, units=units, tau=tau, keys=keys,
-            lines=tuple(json.loads(a["lines"])), calibration=str(a["calibration"]),
-            inference_settings=json.loads(a["inference_settings"]), sampler_settings=sampler,
-            meta=json.loads(a["meta"]), version=str(a["ohmap_version"]))
+            chains=chains,
+            names=names,
+            units=units,
+            tau=tau,
+            keys=keys,
+            lines=tuple(json.loads(a["lines"])),
+            calibration=str(a["calibration"]),
+            inference_settings=json.loads(a["inference_settings"]),
+            sampler_settings=sampler,
+            meta=json.loads(a["meta"]),
+            version=str(a["ohmap_version"]),
+        )

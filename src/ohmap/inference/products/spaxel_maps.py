@@ -1,5 +1,4 @@
-"""Per-spaxel maps of a galaxy (FITS): the summaries of all its shards on the binned map grid.
-"""
+"""Per-spaxel maps of a galaxy (FITS): the summaries of all its shards on the binned map grid."""
 
 from __future__ import annotations
 
@@ -25,15 +24,32 @@ _MAP_EXTENSIONS = (
     ("OH12", ("oh12", "p50"), "dex", "12+log(O/H), posterior median"),
     ("OH12_P16", ("oh12", "p16"), "dex", "12+log(O/H), 16th percentile"),
     ("OH12_P84", ("oh12", "p84"), "dex", "12+log(O/H), 84th percentile"),
-    ("OH12_ERR", ("oh12", "err"), "dex", "conservative 1-sigma error of 12+log(O/H): max(p84-p50, p50-p16)"),
+    (
+        "OH12_ERR",
+        ("oh12", "err"),
+        "dex",
+        "conservative 1-sigma error of 12+log(O/H): max(p84-p50, p50-p16)",
+    ),
     ("AV", ("av", "p50"), "mag", "nebular A_V, posterior median"),
     ("AV_ERR", ("av", "err"), "mag", "conservative 1-sigma error of A_V: max(p84-p50, p50-p16)"),
-    ("SFRD", ("sfr_density", "p50"), QUANTITY_UNITS["sfr_density"],
-     "star-formation-rate surface density, posterior median (lensing-invariant)"),
-    ("SFRD_ERR", ("sfr_density", "err"), QUANTITY_UNITS["sfr_density"],
-     "conservative 1-sigma error of the SFR surface density: max(p84-p50, p50-p16)"),
-    ("HBETA", ("hbeta", "p50"), QUANTITY_UNITS["hbeta"],
-     "intrinsic (dust-corrected, lensed) H-beta flux of the spaxel, posterior median"),
+    (
+        "SFRD",
+        ("sfr_density", "p50"),
+        QUANTITY_UNITS["sfr_density"],
+        "star-formation-rate surface density, posterior median (lensing-invariant)",
+    ),
+    (
+        "SFRD_ERR",
+        ("sfr_density", "err"),
+        QUANTITY_UNITS["sfr_density"],
+        "conservative 1-sigma error of the SFR surface density: max(p84-p50, p50-p16)",
+    ),
+    (
+        "HBETA",
+        ("hbeta", "p50"),
+        QUANTITY_UNITS["hbeta"],
+        "intrinsic (dust-corrected, lensed) H-beta flux of the spaxel, posterior median",
+    ),
 )
 
 
@@ -42,13 +58,21 @@ def _as_summary(summary) -> Table:
         return summary
     tables = [t for t in summary]
     if not tables:
-        return Table({"spaxel": np.zeros(0, np.int64), "iy": np.zeros(0, np.int64), "ix": np.zeros(0, np.int64)})
+        return Table(
+            {
+                "spaxel": np.zeros(0, np.int64),
+                "iy": np.zeros(0, np.int64),
+                "ix": np.zeros(0, np.int64),
+            }
+        )
     return vstack(tables, join_type="outer", metadata_conflicts="silent")
 
 
 def _check_positions(summary: Table, shape) -> tuple:
     ny, nx = (int(v) for v in shape)
-    spaxel = np.asarray(summary["spaxel"]) if "spaxel" in summary.colnames else np.arange(len(summary))
+    spaxel = (
+        np.asarray(summary["spaxel"]) if "spaxel" in summary.colnames else np.arange(len(summary))
+    )
     iy_raw = np.asarray(summary["iy"])
     ix_raw = np.asarray(summary["ix"])
     for name, raw in (("iy", iy_raw), ("ix", ix_raw)):
@@ -56,21 +80,27 @@ def _check_positions(summary: Table, shape) -> tuple:
             as_float = raw.astype(float)
             bad = np.flatnonzero(~np.isfinite(as_float) | (as_float != np.round(as_float)))
             if bad.size:
-                raise ValueError(f"spaxel {spaxel[bad[0]]}: {name} = {raw[bad[0]]} is not an integer index")
+                raise ValueError(
+                    f"spaxel {spaxel[bad[0]]}: {name} = {raw[bad[0]]} is not an integer index"
+                )
     iy = iy_raw.astype(np.int64)
     ix = ix_raw.astype(np.int64)
     outside = np.flatnonzero((iy < 0) | (iy >= ny) | (ix < 0) | (ix >= nx))
     if outside.size:
         k = outside[0]
-        raise ValueError(f"spaxel {spaxel[k]} at (iy, ix) = ({iy[k]}, {ix[k]}) is outside the {ny} x {nx} "
-                         f"map grid ({outside.size} spaxel(s) outside)")
+        raise ValueError(
+            f"spaxel {spaxel[k]} at (iy, ix) = ({iy[k]}, {ix[k]}) is outside the {ny} x {nx} "
+            f"map grid ({outside.size} spaxel(s) outside)"
+        )
     flat = iy * nx + ix
     order = np.argsort(flat, kind="stable")
     dup = np.flatnonzero(np.diff(flat[order]) == 0)
     if dup.size:
         a, b = order[dup[0]], order[dup[0] + 1]
-        raise ValueError(f"spaxels {spaxel[a]} and {spaxel[b]} both sit at (iy, ix) = ({iy[a]}, {ix[a]}): "
-                         "each map pixel can hold one fit only")
+        raise ValueError(
+            f"spaxels {spaxel[a]} and {spaxel[b]} both sit at (iy, ix) = ({iy[a]}, {ix[a]}): "
+            "each map pixel can hold one fit only"
+        )
     return iy, ix
 
 
@@ -146,12 +176,16 @@ def write_spaxel_maps(path, galaxy: str, shape, summary, header_cards: dict | No
             key = f"HIERARCH {key}"
         h[key] = (card_value(value), str(comment))
     h["OHMAPVER"] = (__version__, "ohmap version")
-    h["COMMENT"] = ("Posterior summaries of the per-spaxel Bayesian inference (Wang et al. 2017, "
-                    "Sect. 4.4 and 6.1) on the binned map grid; pixel (iy, ix) = (row, column).")
+    h["COMMENT"] = (
+        "Posterior summaries of the per-spaxel Bayesian inference (Wang et al. 2017, "
+        "Sect. 4.4 and 6.1) on the binned map grid; pixel (iy, ix) = (row, column)."
+    )
     h["COMMENT"] = "Value maps are NaN where no spaxel was fitted (see FITTED)."
     if n_fit == 0:
-        h["COMMENT"] = ("No spaxel of this galaxy was fitted (none passed the selection): every value "
-                        "map is NaN, FITTED is 0 and CONVERGED is -1 everywhere.")
+        h["COMMENT"] = (
+            "No spaxel of this galaxy was fitted (none passed the selection): every value "
+            "map is NaN, FITTED is 0 and CONVERGED is -1 everywhere."
+        )
 
     hdus = [primary]
     for name, (q, stat), unit, content in _MAP_EXTENSIONS:
@@ -168,12 +202,18 @@ def write_spaxel_maps(path, galaxy: str, shape, summary, header_cards: dict | No
         hh["BUNIT"] = (unit, {"dex": "12+log(O/H) in dex"}.get(unit, "unit of the map values"))
         hh["CONTENT"] = content
         hh["QUANTITY"] = (q, "ohmap quantity name")
-        hh["NANMEANS"] = (_NOT_FITTED if values is not None or n_fit == 0 else
-                          f"no {q} in the summaries: NaN everywhere", "meaning of NaN")
+        hh["NANMEANS"] = (
+            _NOT_FITTED
+            if values is not None or n_fit == 0
+            else f"no {q} in the summaries: NaN everywhere",
+            "meaning of NaN",
+        )
         hh["COMMENT"] = _NOT_FITTED
         if values is None and n_fit:
-            hh["COMMENT"] = (f"The summaries hold no {q} (e.g. no spaxel size was given), so this map is NaN "
-                             "at every pixel, fitted or not.")
+            hh["COMMENT"] = (
+                f"The summaries hold no {q} (e.g. no spaxel size was given), so this map is NaN "
+                "at every pixel, fitted or not."
+            )
         if n_fit == 0:
             hh["COMMENT"] = "No spaxel was fitted (NFITTED = 0): NaN everywhere."
         hdus.append(hdu)
@@ -186,7 +226,9 @@ def write_spaxel_maps(path, galaxy: str, shape, summary, header_cards: dict | No
         lim[iy, ix] = 0
     hdu = fits.ImageHDU(lim, name="OH12_LIM")
     hdu.header["BUNIT"] = ("", "flag, no unit")
-    hdu.header["CONTENT"] = "12+log(O/H) limit flag: 0 measured, -1 upper limit, +1 lower limit, -2 not fitted"
+    hdu.header["CONTENT"] = (
+        "12+log(O/H) limit flag: 0 measured, -1 upper limit, +1 lower limit, -2 not fitted"
+    )
     hdus.append(hdu)
     hdu = fits.ImageHDU(converged, name="CONVERGED")
     hdu.header["BUNIT"] = ("", "flag, no unit")
@@ -218,7 +260,9 @@ def read_spaxel_maps(path) -> dict:
     with hdul:
         h = hdul[0].header
         if "NFITTED" not in h or "FITTED" not in hdul:
-            raise InputError(path, "not an ohmap spaxel-map product (no NFITTED card or FITTED extension)")
+            raise InputError(
+                path, "not an ohmap spaxel-map product (no NFITTED card or FITTED extension)"
+            )
         out = {"header": h.copy(), "galaxy": str(h["OBJECT"]), "units": {}}
         for hdu in hdul[1:]:
             name = hdu.name

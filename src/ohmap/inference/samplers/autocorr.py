@@ -1,5 +1,4 @@
-"""The integrated autocorrelation time of ensemble chains (emcee's estimator, vectorised).
-"""
+"""The integrated autocorrelation time of ensemble chains (emcee's estimator, vectorised)."""
 
 from __future__ import annotations
 

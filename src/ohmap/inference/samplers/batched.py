@@ -76,9 +76,22 @@ def sample_batched(log_prob, initial, rngs, settings: SamplerSettings) -> ChainR
     lp = log_prob(x)
     if not np.all(np.isfinite(lp)):
         raise ValueError("every starting walker needs a finite log-probability")
-    kept, stored, stored_lp, acceptance = _stretch_block(log_prob, x, lp, rngs, settings, settings.n_burn)
+    kept, stored, stored_lp, acceptance = _stretch_block(
+        log_prob, x, lp, rngs, settings, settings.n_burn
+    )
     # One object at a time, so that its estimate is the same whatever block it is in.
-    tau = TAU_STRIDE * np.stack([integrated_time(k) for k in kept]) if len(kept) else np.zeros((0, x.shape[-1]))
-    return ChainResult(stored, stored_lp, acceptance, tau,
-                       settings.n_kept >= settings.min_tau_multiple * tau.max(axis=-1),
-                       "batched", time.perf_counter() - t0, n_kept_steps=settings.n_kept)
+    tau = (
+        TAU_STRIDE * np.stack([integrated_time(k) for k in kept])
+        if len(kept)
+        else np.zeros((0, x.shape[-1]))
+    )
+    return ChainResult(
+        stored,
+        stored_lp,
+        acceptance,
+        tau,
+        settings.n_kept >= settings.min_tau_multiple * tau.max(axis=-1),
+        "batched",
+        time.perf_counter() - t0,
+        n_kept_steps=settings.n_kept,
+    )

@@ -1,5 +1,4 @@
-"""What a sampler returns: the thinned kept chains of a block of objects and their diagnostics.
-"""
+"""What a sampler returns: the thinned kept chains of a block of objects and their diagnostics."""
 
 from __future__ import annotations
 

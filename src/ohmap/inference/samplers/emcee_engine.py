@@ -1,5 +1,4 @@
-"""The emcee engine: one object at a time through ``emcee.EnsembleSampler`` (the reference).
-"""
+"""The emcee engine: one object at a time through ``emcee.EnsembleSampler`` (the reference)."""
 
 from __future__ import annotations
 
@@ -13,7 +12,9 @@ from .autocorr import TAU_STRIDE, integrated_time
 from .chains import ChainResult
 
 
-def sample_emcee(log_prob, initial, rng: np.random.Generator, settings: SamplerSettings) -> ChainResult:
+def sample_emcee(
+    log_prob, initial, rng: np.random.Generator, settings: SamplerSettings
+) -> ChainResult:
     """Sample one object with ``emcee.EnsembleSampler`` (stretch move, a = ``stretch_scale``).
 
     Parameters
@@ -33,18 +34,32 @@ def sample_emcee(log_prob, initial, rng: np.random.Generator, settings: SamplerS
     if settings.emcee_vectorize:
         fn = log_prob
     else:
+
         def fn(theta):
             return float(log_prob(theta[None])[0])
-    sampler = emcee.EnsembleSampler(n_walk, ndim, fn, vectorize=settings.emcee_vectorize,
-                                    moves=emcee.moves.StretchMove(a=settings.stretch_scale))
+
+    sampler = emcee.EnsembleSampler(
+        n_walk,
+        ndim,
+        fn,
+        vectorize=settings.emcee_vectorize,
+        moves=emcee.moves.StretchMove(a=settings.stretch_scale),
+    )
     sampler.random_state = np.random.RandomState(int(rng.integers(2**32))).get_state()
     sampler.run_mcmc(initial, settings.n_steps, progress=False)
-    chain = sampler.get_chain(discard=settings.n_burn)          # (steps, walkers, ndim)
+    chain = sampler.get_chain(discard=settings.n_burn)  # (steps, walkers, ndim)
     lp = sampler.get_log_prob(discard=settings.n_burn)
     tau = TAU_STRIDE * integrated_time(chain[::TAU_STRIDE][None])
-    stored = chain[::settings.thin][None]
-    stored_lp = lp[::settings.thin][None]
+    stored = chain[:: settings.thin][None]
+    stored_lp = lp[:: settings.thin][None]
     acceptance = np.array([float(np.mean(sampler.acceptance_fraction))])
-    return ChainResult(stored, stored_lp, acceptance, tau,
-                       settings.n_kept >= settings.min_tau_multiple * tau.max(axis=-1),
-                       "emcee", time.perf_counter() - t0, n_kept_steps=settings.n_kept)
+    return ChainResult(
+        stored,
+        stored_lp,
+        acceptance,
+        tau,
+        settings.n_kept >= settings.min_tau_multiple * tau.max(axis=-1),
+        "emcee",
+        time.perf_counter() - t0,
+        n_kept_steps=settings.n_kept,
+    )
