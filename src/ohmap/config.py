@@ -162,7 +162,7 @@ def reference_observation(
 
 def linemap_settings(config: dict, source="configuration") -> dict:
     """Extraction, alignment, vetting and joint de-blending settings from the ``linemaps``
-    section (unknown keys raise :class:`InputError` naming the section)."""
+    section (unknown keys raise :class:`~ohmap.errors.InputError` naming the section)."""
     from ohmap.linemaps.settings import (
         AlignmentSettings,
         ExtractionSettings,
@@ -193,7 +193,7 @@ def linemap_settings(config: dict, source="configuration") -> dict:
 
 def inference_settings(config: dict, source="configuration") -> dict:
     """Model, sampler and spaxel settings from the ``inference`` section (unknown keys or bad
-    values raise :class:`InputError` naming the section)."""
+    values raise :class:`~ohmap.errors.InputError` naming the section)."""
     from ohmap.inference.settings import (
         InferenceSettings,
         SamplerSettings,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from astropy.cosmology import FlatLambdaCDM
 
-#: Cosmology for the lensing distance ratio D_ls/D_s: flat LambdaCDM with H0 = 70 km/s/Mpc and
-#: Omega_m = 0.3, the convention of the HFF lens-model teams. Only the ratio enters, so H0 drops
-#: out; Omega_m changes s by well under 1 per cent for cluster lenses.
+#: Flat LambdaCDM, H0 = 70 km/s/Mpc, Omega_m = 0.3. For the lensing distance ratio D_ls/D_s only
+#: the ratio enters, so H0 drops out, and Omega_m changes it by well under 1 per cent for cluster
+#: lenses.
 COSMOLOGY = FlatLambdaCDM(H0=70, Om0=0.3)

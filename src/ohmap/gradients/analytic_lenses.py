@@ -150,7 +150,7 @@ def maps_on_grid(components: Sequence, wcs: WCS, shape, center_ra: float, center
     -------
     alpha_x, alpha_y, kappa, gamma : numpy.ndarray
         Deflection in arcsec along the +x and +y pixel axes of ``wcs`` (so that
-        ``x - alpha_x / pixscale_x`` is the source pixel, as :class:`LensModel` assumes),
+        ``x - alpha_x / pixscale_x`` is the source pixel, as :class:`~ohmap.gradients.lensing.LensModel` assumes),
         convergence, and shear magnitude ``|sum of shear components|``; shape ``(ny, nx)``.
     """
     ny, nx = (int(n) for n in shape)

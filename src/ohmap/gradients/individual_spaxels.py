@@ -29,7 +29,7 @@ def individual_spaxel_gradient(
     Uses every spaxel that was fitted (``fitted_mask``), has a finite radius and finite
     percentiles, is not a limit (``limit_mask``, when given: e.g. ``summary["oh12"]["limit"]
     != ""``) and has a positive conservative error ``max(p84 - p50, p50 - p16)``; fits
-    ``12+log(O/H) = a + b r`` with :func:`fit_linear_with_scatter` (intrinsic scatter fitted
+    ``12+log(O/H) = a + b r`` with :func:`~ohmap.gradients.linear_fit.fit_linear_with_scatter` (intrinsic scatter fitted
     unless ``fix_sigma_int`` is passed).
 
     Parameters
@@ -46,7 +46,7 @@ def individual_spaxel_gradient(
     key : tuple
         Stream key (default ``("individual_spaxel",)`` is prepended).
     **fit_kwargs
-        Passed to :func:`fit_linear_with_scatter` (``min_points``, ``fix_sigma_int``, ...).
+        Passed to :func:`~ohmap.gradients.linear_fit.fit_linear_with_scatter` (``min_points``, ``fix_sigma_int``, ...).
 
     Returns
     -------

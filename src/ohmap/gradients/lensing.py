@@ -5,7 +5,7 @@ Conventions
 -----------
 * Sky positions are RA/Dec in degrees; angles on the sky (deflections, offsets) in arcsec.
 * Lens maps are normalised to D_ls/D_s = 1; for a source at ``z_source`` every map is multiplied
-  by ``s = D_ls/D_s`` (angular-diameter distances in :data:`COSMOLOGY`).
+  by ``s = D_ls/D_s`` (angular-diameter distances in :data:`~ohmap.cosmology.COSMOLOGY`).
 * Deflection maps hold arcsec along the map's +x and +y *pixel* axes. The lens equation is
   solved in pixel units, ``x_src = x - s * alpha_x / pixscale_x`` (likewise y), and the source
   pixel position converted back to RA/Dec with the map's WCS.
@@ -14,7 +14,7 @@ Conventions
 * Magnification ``mu = 1 / ((1 - s kappa)^2 - (s gamma)^2)``; its sign is the image parity.
 
 The analytic profiles at the end (point mass, singular and cored isothermal spheres) and
-:func:`maps_on_grid` let tests and the mock data build HFF-format maps whose answers are known.
+:func:`~ohmap.gradients.analytic_lenses.maps_on_grid` let tests and the mock data build HFF-format maps whose answers are known.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def _distance_ratio_cached(z_lens: float, z_source: float) -> float:
 
 
 def distance_ratio(z_lens: float, z_source: float) -> float:
-    """Lensing distance ratio D_ls/D_s in :data:`COSMOLOGY`.
+    """Lensing distance ratio D_ls/D_s in :data:`~ohmap.cosmology.COSMOLOGY`.
 
     Parameters
     ----------

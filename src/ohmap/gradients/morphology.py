@@ -354,7 +354,7 @@ def fit_source_morphology(
     """Fit a 2D elliptical Gaussian to a surface-density map in the source plane.
 
     Every pixel of the image-plane ``mass_map`` is ray-traced to the source plane
-    (:func:`stamp_source_offsets`) and the map value there is one irregular sample of the
+    (:func:`~ohmap.gradients.source_plane.stamp_source_offsets`) and the map value there is one irregular sample of the
     source's surface density (lensing conserves surface density). The Gaussian
 
         ``S(d) = A exp(-d^T C^-1 d / 2)``,  ``d`` = source offset from the centroid,

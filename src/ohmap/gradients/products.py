@@ -154,7 +154,7 @@ def write_radius_map(path, radius, source_x, source_y, header_cards: dict | None
         Source-plane offsets, arcsec east and north (extensions ``SRC_DX``, ``SRC_DY``).
     header_cards : dict, optional
         Primary-header cards, keyword -> value or (value, comment) (e.g. the frame's
-        ``FRAMEPA``, ``PIXSCALE``, and :meth:`SourceMorphology.header_cards`).
+        ``FRAMEPA``, ``PIXSCALE``, and :meth:`~ohmap.gradients.morphology.SourceMorphology.header_cards`).
 
     Returns
     -------

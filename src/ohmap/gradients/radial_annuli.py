@@ -250,7 +250,7 @@ def radial_annulus_gradient(
         The annuli (their flux-weighted mean radius ``r_mean`` is used) or radii, kpc.
     rng_or_seed : int or numpy.random.Generator
         For the posterior samples (percentiles do not depend on it; see
-        :func:`fit_linear_with_scatter`).
+        :func:`~ohmap.gradients.linear_fit.fit_linear_with_scatter`).
     fix_sigma_int : float or None
         Default 0: no intrinsic scatter, i.e. weighted least squares with the conservative
         errors. With the few annuli a galaxy has (3-6) ``sigma_int`` is poorly constrained,
@@ -265,7 +265,7 @@ def radial_annulus_gradient(
     min_points : int
         Fewer annuli are flagged (default 3).
     **fit_kwargs
-        Passed to :func:`fit_linear_with_scatter`.
+        Passed to :func:`~ohmap.gradients.linear_fit.fit_linear_with_scatter`.
 
     Returns
     -------

@@ -87,7 +87,7 @@ def radius_map(
     Parameters
     ----------
     lens, z_source, ra0, dec0, frame_pa_x_deg, pixel_arcsec, shape
-        As :func:`frame_source_offsets`.
+        As :func:`~ohmap.gradients.source_plane.frame_source_offsets`.
     morphology : SourceMorphology
         The fitted source-plane morphology. Offsets are taken about its source-plane
         reference (``ra_ref``, ``dec_ref``) when it has one, so the frame centre need not be

@@ -31,7 +31,7 @@ class GradientResult:
         Radius range of the points used.
     flag : bool
     reason : str
-        See :class:`LinearFit`; ``"no_annuli"`` etc. added by the callers.
+        See :class:`~ohmap.gradients.linear_fit.LinearFit`; ``"no_annuli"`` etc. added by the callers.
     fit : LinearFit
     """
 

@@ -73,7 +73,7 @@ class LineFluxModel:
     Parameters
     ----------
     lines : sequence of str
-        Observed lines, a subset of :data:`FIT_LINES`, in the order of the flux vectors.
+        Observed lines, a subset of :data:`~ohmap.lines.FIT_LINES`, in the order of the flux vectors.
     settings : InferenceSettings
     nii_ha : float, optional
         [NII]/H-alpha of the vanilla set (the sample sheet's value); default

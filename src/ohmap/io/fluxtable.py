@@ -77,7 +77,7 @@ class FluxTable:
     nii_ha : ndarray
         [NII]/H-alpha per row, NaN where not given (the settings' default applies).
     lines : tuple of str
-        Lines with columns in the table, in :data:`FIT_LINES` order.
+        Lines with columns in the table, in :data:`~ohmap.lines.FIT_LINES` order.
     flux, error : ndarray
         ``(n_rows, n_lines)`` in 1e-17 erg/s/cm^2; NaN where a line is left out for a row.
     """

@@ -113,7 +113,7 @@ def bin_edges(wavelength: np.ndarray) -> np.ndarray:
 
 
 def _check_curve(wavelength, sensitivity, error, source, hdu_note: str = "") -> None:
-    """Raise :class:`InputError` naming the column when a curve is unusable."""
+    """Raise :class:`~ohmap.errors.InputError` naming the column when a curve is unusable."""
     for name, arr in zip(_COLUMNS, (wavelength, sensitivity, error)):
         if arr.ndim != 1:
             raise InputError(source, f"{hdu_note}column {name} is not one value per row")

@@ -43,7 +43,7 @@ variance in the denominator the expected chi-square is the same at every phase).
   one (the roll angle is known to about a degree).
 
 The reported NCCF is Eq. 1 for the primary line pair at the optimum, over the same pixels, and
-the noise-limited NCCF (:func:`expected_nccf`) is what two maps of the same scene with these
+the noise-limited NCCF (:func:`~ohmap.linemaps.nccf.expected_nccf`) is what two maps of the same scene with these
 noise levels reach. Too low a noise-limited NCCF, or a shift error above
 ``max_shift_error_pixels``, means the pair is too faint to align, and the nominal transform is
 kept.
@@ -176,7 +176,7 @@ def alignment_pairs(
 
 
 def align_extraction(extraction, reference, settings: AlignmentSettings) -> AlignmentResult:
-    """Alignment of one PA-grism's maps to the reference PA's (both :class:`Extraction`).
+    """Alignment of one PA-grism's maps to the reference PA's (both :class:`~ohmap.linemaps.maps.Extraction`).
 
     Returns
     -------

@@ -12,7 +12,7 @@ Steps, in :func:`extract_line_maps`:
    ``footprint_grow_arcsec``; line emission is taken to lie within it.
 2. **Contamination** model subtracted everywhere. The model is not exact (its flux scale and
    its trace position are uncertain), so its uncertainty joins every pixel's error
-   (:func:`contamination_model_variance`); without it, residual contamination from a bright
+   (:func:`~ohmap.linemaps.continuum.contamination_model_variance`); without it, residual contamination from a bright
    neighbour looks like significant line flux and pulls the alignment.
 3. **Continuum**: for each group of lines whose images can overlap, the continuum model is
    rescaled (a linear function of column) to match the observed level in line-free windows on

@@ -268,13 +268,14 @@ def joint_deblend(
         pad,
         settings.kernel,
     )
-    sup_idx = np.flatnonzero(support.ravel())
+    inner = (slice(pad, pad + n_out), slice(pad, pad + m_out))
 
     present = [
         name for name in group if any(parent == name for *_, mem in usable for _, parent, _ in mem)
     ]
-    n_all = len(present) * sup_idx.size
-    systems, overlaps = _data_systems(usable, present, sup_idx, grid, settings.kernel)
+    unknowns = _Unknowns(present, support, np.flatnonzero(support.ravel()), grid, inner)
+    n_all = unknowns.n_all
+    systems, overlaps = _data_systems(usable, unknowns, settings.kernel)
     if not systems or n_all == 0:
         return {}, dict(
             notes=notes + ["nothing to fit"], residual={}, time_s=time.perf_counter() - t0
@@ -293,23 +294,15 @@ def joint_deblend(
         )
     for s in systems:
         s["a"] = s["a"][:, keep].tocsr()
+    unknowns.keep = keep
 
     prior_sigma = _prior_sigma(systems, settings.prior_scale)
     solution = _solve(systems, keep.size, prior_sigma, settings)
-    inner = (slice(pad, pad + n_out), slice(pad, pad + m_out))
+    # Before the maps: building them sorts the operators' indices in place, and A x summed in
+    # the new order differs in the last bit.
+    residual = _residual(systems, solution)
     maps, per_line, ap_vectors = _line_maps(
-        present,
-        systems,
-        solution,
-        support,
-        sup_idx,
-        keep,
-        grid,
-        inner,
-        footprint,
-        prior_sigma,
-        settings,
-        notes,
+        unknowns, systems, solution, footprint, prior_sigma, settings, notes
     )
     for name in group:
         if name not in present:
@@ -319,7 +312,7 @@ def joint_deblend(
     names = list(ap_vectors)
     cov = np.array([[float(ap_vectors[a][0] @ ap_vectors[b][1]) for b in names] for a in names])
     diagnostics = dict(
-        residual=_residual(systems, solution),
+        residual=residual,
         aperture_covariance=(names, cov),
         prior_sigma=prior_sigma,
         ridge_lambda=solution.lam,
@@ -341,9 +334,27 @@ def joint_deblend(
     return maps, diagnostics
 
 
-def _data_systems(usable, present, sup_idx, grid, kernel):
+@dataclass
+class _Unknowns:
+    """The unknowns: each line's map on the support of the padded reference grid, line after
+    line; ``keep`` (set once known) indexes those that some valid data pixel constrains."""
+
+    lines: list
+    support: np.ndarray
+    index: np.ndarray
+    grid: tuple
+    inner: tuple
+    keep: np.ndarray | None = None
+
+    @property
+    def n_all(self) -> int:
+        return len(self.lines) * self.index.size
+
+
+def _data_systems(usable, unknowns: _Unknowns, kernel):
     """Per PA-grism: the data vector, weights and the operator on [line blocks of the support];
     and the (PA-grism, line) pairs where a line outside the group lands on the modelled columns."""
+    present, sup_idx, grid = unknowns.lines, unknowns.index, unknowns.grid
     n_sup = sup_idx.size
     block = {name: i for i, name in enumerate(present)}
     systems = []
@@ -452,22 +463,11 @@ def _residual(systems, solution: _Solution) -> dict:
     )
 
 
-def _line_maps(
-    present,
-    systems,
-    solution,
-    support,
-    sup_idx,
-    keep,
-    grid,
-    inner,
-    footprint,
-    prior_sigma,
-    settings,
-    notes,
-):
+def _line_maps(unknowns: _Unknowns, systems, solution, footprint, prior_sigma, settings, notes):
     """The solution back on the reference grid: a StackedMap, the diagnostics and the aperture
     vectors (with their solves) of every line."""
+    present, support, sup_idx = unknowns.lines, unknowns.support, unknowns.index
+    grid, inner, keep = unknowns.grid, unknowns.inner, unknowns.keep
     n_sup = sup_idx.size
     n_all = len(present) * n_sup
     full_x = np.zeros(n_all)

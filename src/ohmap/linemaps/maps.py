@@ -32,7 +32,7 @@ class LineMap:
         Observed vacuum wavelength, Angstrom.
     integrated_flux, integrated_error : float
         Flux over the footprint, 1e-17 erg/s/cm^2 (for de-blended lines: the group's total
-        split by the de-blended ratios, see :func:`extract_line_maps`).
+        split by the de-blended ratios, see :func:`~ohmap.linemaps.extract.extract_line_maps`).
     info : dict
         Provenance: method, contour level, continuum scale, window residual statistics, flags.
     """

@@ -263,7 +263,7 @@ def write_alignment(table: Table, path) -> None:
 
 
 def read_alignment(path) -> tuple[dict, AlignmentResult]:
-    """The row (as a dict) and the :class:`AlignmentResult` of an alignment table."""
+    """The row (as a dict) and the :class:`~ohmap.linemaps.align.AlignmentResult` of an alignment table."""
     table = Table.read(path, format="ascii.ecsv")
     if len(table) != 1:
         raise InputError(path, f"expected one alignment row, found {len(table)}")

@@ -30,7 +30,7 @@ class ExtractionSettings(ConfigSection):
         extended than the stellar light.
     footprint_noise_sigma : float
         The footprint's isophote is never below this many times the robust noise of the smoothed
-        direct image (see :func:`object_footprint`).
+        direct image (see :func:`~ohmap.linemaps.footprint.object_footprint`).
     footprint_grow_max_area : float
         The growth is reduced (to no less than one pixel) until the grown footprint is at most
         this many times the area of the ungrown one.
@@ -46,14 +46,14 @@ class ExtractionSettings(ConfigSection):
     residual_scatter_max : float
         A window whose residuals scatter by more than this many times their errors is flagged.
     continuum_scale_prior : float
-        Prior width of the continuum model's rescaling (see :func:`fit_continuum_scale`).
+        Prior width of the continuum model's rescaling (see :func:`~ohmap.linemaps.continuum.fit_continuum_scale`).
     min_coverage : float
         Fraction of the footprint that must have data for a map to be kept.
     contamination_model_fraction : float
         1-sigma fractional uncertainty of the contamination model's flux.
     contamination_trace_pixels : float
         1-sigma uncertainty of the contamination model's position across the dispersion,
-        pixels. Both enter the error maps (see :func:`contamination_model_variance`).
+        pixels. Both enter the error maps (see :func:`~ohmap.linemaps.continuum.contamination_model_variance`).
     """
 
     lines: tuple = L.MAP_LINES

@@ -43,7 +43,7 @@ def _make_pair(
 ) -> _Pair | None:
     """A :class:`_Pair` of two :class:`~ohmap.linemaps.maps.LineMap` over the reference pixels
     ``mask``, both maps smoothed by a Gaussian of sigma ``smooth`` pixels first (see
-    :class:`Interpolator` for ``gradient_smoothing``)."""
+    :class:`~ohmap.linemaps.interpolation.Interpolator` for ``gradient_smoothing``)."""
     pa_flux, pa_err = smooth_map(pa_map.flux, pa_map.error, pa_map.valid, smooth)
     ref_flux, ref_err = smooth_map(ref_map.flux, ref_map.error, ref_map.valid, smooth)
     sel = mask & np.isfinite(ref_err)
@@ -375,7 +375,7 @@ def fit_alignment(
     rotation0: float,
     settings: AlignmentSettings,
 ) -> tuple[FrameTransform, float, float]:
-    """Shifts and rotation correction of one map pair (the fit :func:`align_extraction` makes).
+    """Shifts and rotation correction of one map pair (the fit :func:`~ohmap.linemaps.align.align_extraction` makes).
 
     Parameters
     ----------

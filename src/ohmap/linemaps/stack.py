@@ -114,7 +114,7 @@ class GalaxyStack:
     Attributes
     ----------
     stacks : dict
-        Line -> :class:`StackedMap` on the reference grid.
+        Line -> :class:`~ohmap.linemaps.maps.StackedMap` on the reference grid.
     vetting : list of dict
         One row per PA-grism and requested line: ``status`` (``accepted``, ``rejected``,
         ``not_extracted``) and the reason.

@@ -6,20 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 
-_COSMOLOGY = None
+from ohmap.cosmology import COSMOLOGY
 
 
 def cosmic_age(z):
-    """Age of the universe (Gyr) at redshift ``z`` for astropy ``FlatLambdaCDM(H0=70, Om0=0.3)``.
-
-    The cosmology of Wang et al. (2017) and of Speagle et al. (2014); no radiation term.
-    """
-    global _COSMOLOGY
-    if _COSMOLOGY is None:
-        from astropy.cosmology import FlatLambdaCDM
-
-        _COSMOLOGY = FlatLambdaCDM(H0=70.0, Om0=0.3)
-    age = _COSMOLOGY.age(np.asarray(z, dtype=float)).to_value("Gyr")
+    """Age of the universe (Gyr) at redshift ``z`` in :data:`ohmap.cosmology.COSMOLOGY`
+    (``FlatLambdaCDM(H0=70, Om0=0.3)``, the cosmology of Wang et al. 2017 and of Speagle et al.
+    2014; no radiation term)."""
+    age = COSMOLOGY.age(np.asarray(z, dtype=float)).to_value("Gyr")
     return age if np.ndim(age) else float(age)
 
 

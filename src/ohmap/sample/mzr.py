@@ -279,7 +279,7 @@ def fit_mass_metallicity(
     truth : astropy.table.Table, optional
         The mock's truth table (``galaxy_id``, ``oh12_global``).
     settings : dict, optional
-        The ``sample`` configuration section: ``linmix`` (:class:`LinmixSettings` fields) and
+        The ``sample`` configuration section: ``linmix`` (:class:`~ohmap.sample.linmix.LinmixSettings` fields) and
         ``mzr_min_galaxies`` (default 5: with flat priors on alpha, beta and sigma^2 the
         posterior of a line through a handful of points has tails too heavy to sample).
 

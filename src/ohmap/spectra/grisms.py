@@ -40,7 +40,7 @@ GRISMS = {"G102": G102, "G141": G141}
 
 
 def get_grism(name: str, source=None) -> Grism:
-    """Return the :class:`Grism` called ``name``; an unknown name raises :class:`InputError`."""
+    """Return the :class:`Grism` called ``name``; an unknown name raises :class:`~ohmap.errors.InputError`."""
     key = str(name).strip().upper()
     if key not in GRISMS:
         raise InputError(source, f"unknown grism {name!r}; ohmap knows {', '.join(GRISMS)}")

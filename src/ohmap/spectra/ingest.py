@@ -13,7 +13,7 @@ from .spectrum import Spectrum2D
 def read_spectrum(
     path, spectra_format: str, galaxy: str, pa: str, grism: str, calibration_dir=None
 ) -> Spectrum2D:
-    """One :class:`Spectrum2D` from a GLASS file, a grizli stack or a grizli beams file.
+    """One :class:`~ohmap.spectra.spectrum.Spectrum2D` from a GLASS file, a grizli stack or a grizli beams file.
 
     Parameters
     ----------

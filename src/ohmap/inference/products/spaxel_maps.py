@@ -125,7 +125,7 @@ def write_spaxel_maps(path, galaxy: str, shape, summary, header_cards: dict | No
     shape : tuple of int
         ``(ny, nx)`` of the binned map grid.
     summary : Table or sequence of Table
-        The summary tables of all the galaxy's shards (:attr:`ShardResult.summary`), already
+        The summary tables of all the galaxy's shards (:attr:`~ohmap.inference.products.shards.ShardResult.summary`), already
         concatenated or as a list (stacked here); may be empty.
     header_cards : dict, optional
         ``key -> (value, comment)`` for the primary header (redshift, binning, pixel scale,

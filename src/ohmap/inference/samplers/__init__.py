@@ -10,7 +10,7 @@ time through ``emcee.EnsembleSampler`` (log-probability vectorised over walkers)
 ``(objects, walkers, parameters)`` block, so a shard of spaxels costs a few numpy calls per step
 instead of a Python loop per spaxel.
 
-Determinism: every object has its own random stream (:func:`object_stream`, seeded from the
+Determinism: every object has its own random stream (:func:`~ohmap.inference.samplers.streams.object_stream`, seeded from the
 configuration's seed and the object's key, e.g. galaxy and spaxel), from which its starting
 walkers and every random number of the batched move are drawn. Results therefore do not
 depend on how objects are grouped into shards or batches. The emcee engine draws its moves
@@ -18,7 +18,7 @@ from a ``RandomState`` seeded from the same stream.
 
 Convergence: the integrated autocorrelation time ``tau`` of each parameter is estimated from
 every fifth step of the kept (post burn-in) chain, times five, with emcee's estimator (walker-averaged autocorrelation function,
-Sokal's automatic window with ``c = 5``), vectorised here (:func:`integrated_time`); a fit is
+Sokal's automatic window with ``c = 5``), vectorised here (:func:`~ohmap.inference.samplers.autocorr.integrated_time`); a fit is
 flagged unconverged when the kept chain is shorter than ``min_tau_multiple`` (50) times the
 largest ``tau``.
 """

@@ -85,13 +85,5 @@ def sample_batched(log_prob, initial, rngs, settings: SamplerSettings) -> ChainR
         if len(kept)
         else np.zeros((0, x.shape[-1]))
     )
-    return ChainResult(
-        stored,
-        stored_lp,
-        acceptance,
-        tau,
-        settings.n_kept >= settings.min_tau_multiple * tau.max(axis=-1),
-        "batched",
-        time.perf_counter() - t0,
-        n_kept_steps=settings.n_kept,
-    )
+    seconds = time.perf_counter() - t0
+    return ChainResult.of_kept(stored, stored_lp, acceptance, tau, settings, "batched", seconds)

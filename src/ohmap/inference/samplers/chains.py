@@ -36,6 +36,22 @@ class ChainResult:
     engine: str
     seconds: float
 
+    @classmethod
+    def of_kept(cls, stored, stored_lp, acceptance, tau, settings, engine: str, seconds: float):
+        """The result of a run of ``settings`` (a SamplerSettings): converged where the kept
+        chain is at least ``min_tau_multiple`` autocorrelation times long."""
+        converged = settings.n_kept >= settings.min_tau_multiple * tau.max(axis=-1)
+        return cls(
+            stored,
+            stored_lp,
+            acceptance,
+            tau,
+            converged,
+            engine,
+            seconds,
+            n_kept_steps=settings.n_kept,
+        )
+
     def flat_samples(self, i: int) -> np.ndarray:
         """Object ``i``'s stored samples, ``(n_stored_steps * n_walkers, ndim)``."""
         c = self.chain[i]

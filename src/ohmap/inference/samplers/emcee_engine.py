@@ -53,13 +53,5 @@ def sample_emcee(
     stored = chain[:: settings.thin][None]
     stored_lp = lp[:: settings.thin][None]
     acceptance = np.array([float(np.mean(sampler.acceptance_fraction))])
-    return ChainResult(
-        stored,
-        stored_lp,
-        acceptance,
-        tau,
-        settings.n_kept >= settings.min_tau_multiple * tau.max(axis=-1),
-        "emcee",
-        time.perf_counter() - t0,
-        n_kept_steps=settings.n_kept,
-    )
+    seconds = time.perf_counter() - t0
+    return ChainResult.of_kept(stored, stored_lp, acceptance, tau, settings, "emcee", seconds)
