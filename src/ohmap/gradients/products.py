@@ -96,7 +96,7 @@ def write_morphology(
     table.meta["method"] = (
         "2D elliptical Gaussian fitted in the source plane to the "
         "ray-traced surface-density map, samples weighted by source-plane "
-        "area (pixel area / |mu|); ohmap.morphology"
+        "area (pixel area / |mu|); ohmap.gradients.morphology"
     )
     table.meta["offsets"] = (
         "arcsec east (x) and north (y) of the source-plane position of "

@@ -152,7 +152,7 @@ def simulate_galaxy(gal: MockGalaxy, cluster: AnalyticCluster, settings: dict, o
                 "PA_DISP": (frame_pa, "[deg] dispersion axis, E of N"),
                 "EXPTIME": (float(obs["exposure_time"]), "[s] exposure time"),
                 "PIXSCALE": (INTERLACED_PIXEL, "[arcsec/pixel] spatial scale"),
-                "ORIGIN": ("ohmap mock", "simulated by ohmap.simulate"),
+                "ORIGIN": ("ohmap mock", "simulated by ohmap.mock"),
                 "MOCKSEED": (seed, "random seed of the mock"),
             },
             grow=grow,

@@ -37,7 +37,7 @@ SAMPLE_COLUMNS = (
 def sample_sheet_text(galaxies, field: str, outdir: str = "results/mock") -> str:
     """The sample sheet (TSV text) that points the workflow at the mock's files."""
     lines = [
-        "# Sample sheet of the embedded mock MACS1149.6+2223 field (written by ohmap.simulate).",
+        "# Sample sheet of the embedded mock MACS1149.6+2223 field (written by ohmap.mock).",
         "# Columns are described in workflow/schemas/galaxies.schema.yaml and docs/inputs.md.",
         "\t".join(SAMPLE_COLUMNS),
     ]

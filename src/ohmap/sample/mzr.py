@@ -360,7 +360,7 @@ def fit_mass_metallicity(
     out = Table(rows=[{k: r.get(k, np.nan) for k in columns} for r in rows], names=columns)
     out.meta.update(
         description=(
-            "12+log(O/H) = alpha + beta log(M*/Msun) + N(0, sigma), fitted with ohmap.linmix "
+            "12+log(O/H) = alpha + beta log(M*/Msun) + N(0, sigma), fitted with ohmap.sample.linmix "
             "(Kelly 2007) to this work's star-forming galaxies (and the literature table's rows, "
             "M08 calibration only); *_wind_*: how strongly beta disfavours the momentum-driven "
             "(0.17) and energy-driven (0.33) wind models."
