@@ -115,11 +115,10 @@ OVERHEAD_SNAKEFILE = textwrap.dedent("""
 # What fit_spaxel_shard.py imports, and nothing else done: the fixed price of one script job.
 OVERHEAD_SCRIPT = textwrap.dedent("""
     from ohmap.config import inference_settings
-    from ohmap.inference.fitting import fit_fluxes
-    from ohmap.inference import LineFluxModel
-    from ohmap.inference.products import write_shard
+    from ohmap.inference.products.shards import write_shard
+    from ohmap.inference.shard_fit import fit_shard
+    from ohmap.inference.spaxels import read_plan
     from ohmap.logs import log_to_file
-    from ohmap.inference.spaxels import line_columns, read_plan
 
     open(snakemake.output[0], "w").close()
 """)
