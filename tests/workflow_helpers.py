@@ -16,7 +16,7 @@ from astropy.table import Table
 from mock_helpers import REPO
 
 TEST_CONFIG = ["--configfile", "config/test/config.yaml"]
-WORKFLOW_ITEMS = ("Snakefile", "workflow", "config", "resources", "profiles")
+WORKFLOW_ITEMS = ("Snakefile", "workflow", "config", "resources", "profiles", "envs")
 
 # Products compared for identity: the maps, tables and chains. Figures are not compared (a PDF
 # carries its creation date) and neither are logs, benchmarks or the report.
