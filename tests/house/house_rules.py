@@ -2,7 +2,7 @@
 
 The layers, in the order data flow through the chain (docs/house.md):
 
-0. the basics at the package's top (errors, logs, lines, settings, resample, cosmology);
+0. the basics at the package's top (errors, logs, lines, settings, resample, cosmology, streams);
 1. ``io``: file formats that carry no stage's data model;
 2. the stages, each a subpackage: ``spectra``, ``linemaps``, ``inference``, ``gradients``,
    ``sample``;
@@ -28,6 +28,7 @@ LAYERS = {
     "settings": 0,
     "resample": 0,
     "cosmology": 0,
+    "streams": 0,
     "io": 1,
     "spectra": 2,
     "linemaps": 3,

@@ -13,7 +13,7 @@ from scipy.optimize import brentq
 from scipy.special import ndtr, ndtri
 
 from ohmap.inference.samplers.emcee_engine import sample_emcee
-from ohmap.inference.samplers.streams import object_stream
+from ohmap.streams import object_stream
 from ohmap.inference.settings import SamplerSettings
 
 #: Percentiles reported for every fitted quantity.
@@ -244,7 +244,7 @@ def fit_linear_with_scatter(
         Abscissae (radius, kpc), ordinates (12+log(O/H), dex) and 1-sigma errors of ``y``
         (> 0). Points with a non-finite value or an error that is not positive are ignored.
     rng_or_seed : int or numpy.random.Generator
-        A seed (the stream is :func:`ohmap.inference.samplers.streams.object_stream` of ``(seed, "linear_fit",
+        A seed (the stream is :func:`ohmap.streams.object_stream` of ``(seed, "linear_fit",
         *key)``) or a generator, for the posterior samples.
     fix_sigma_int : float, optional
         Fix ``sigma_int`` to this value instead of fitting it (0: plain weighted least

@@ -2,7 +2,7 @@
 
 :func:`fit_fluxes` is what every caller uses: the global fit of a galaxy, a shard of spaxels,
 and ``ohmap fit-fluxes``. Each object's random stream derives from the seed and the object's
-key (:func:`ohmap.inference.samplers.streams.object_stream`), so an object's result does not depend on the other
+key (:func:`ohmap.streams.object_stream`), so an object's result does not depend on the other
 objects it is fitted with.
 """
 
@@ -15,7 +15,7 @@ import numpy as np
 
 from ohmap.inference.samplers.batched import sample_batched
 from ohmap.inference.samplers.emcee_engine import sample_emcee
-from ohmap.inference.samplers.streams import object_stream
+from ohmap.streams import object_stream
 from ohmap.lines import FIT_LINES
 
 from .model import LineFluxModel, ObservedFluxes

@@ -36,7 +36,7 @@ from .imaging import (
 from .inputs import MockGalaxy
 from .products import truth_row, write_stamps, write_truth_maps
 from .source import EMITTED_LINES
-from .streams import mock_stream
+from ohmap.streams import object_stream
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def calibration_errors(seed: int, galaxy_id: str, pa: str, grism: str, reference
     """Trace offset, wavelength-zero-point shift (pixels) and roll error (deg) of one spectrum."""
     if pa == reference_pa and grism == "G141":
         return 0.0, 0.0, 0.0
-    rng = mock_stream(seed, galaxy_id, pa, grism, "calibration")
+    rng = object_stream(seed, galaxy_id, pa, grism, "calibration")
     err = settings["calibration_errors"]
     return (
         float(rng.uniform(-1, 1) * err["trace_offset_pixels"]),
@@ -105,7 +105,7 @@ def simulate_galaxy(gal: MockGalaxy, cluster: AnalyticCluster, settings: dict, o
         true_frame = frame_pa + drot
         wave = wavelength_grid(grism)
         dlam = wave[1] - wave[0]
-        rng = mock_stream(seed, gal.galaxy_id, pa, grism_name, "noise")
+        rng = object_stream(seed, gal.galaxy_id, pa, grism_name, "noise")
 
         lines2d = np.zeros((geo.size, wave.size))
         for name in EMITTED_LINES:

@@ -13,7 +13,7 @@ from ohmap.io.atomic import write_fits_atomic
 
 from .imaging import INTERLACED_PIXEL, render_direct_image, segmentation_map
 from .source import EMITTED_LINES
-from .streams import mock_stream
+from ohmap.streams import object_stream
 
 SAMPLE_COLUMNS = (
     "galaxy_id",
@@ -77,7 +77,7 @@ def north_up_wcs(ra: float, dec: float, size: int, pixel: float = INTERLACED_PIX
 def write_stamps(renderer, gal, settings, outdir: Path) -> dict:
     """North-up F160W stamp, its segmentation map and the stellar-mass surface-density map."""
     # +x towards west (PA 270) gives north up, east left.
-    rng = mock_stream(settings["seed"], gal.galaxy_id, "stamps")
+    rng = object_stream(settings["seed"], gal.galaxy_id, "stamps")
     direct = render_direct_image(renderer, 270.0, gal, rng, settings)
     seg = segmentation_map(direct, settings["direct_noise_counts"], int(gal.galaxy_id))
     scene = renderer.render(270.0, convolve=False)

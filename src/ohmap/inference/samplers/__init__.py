@@ -10,7 +10,7 @@ time through ``emcee.EnsembleSampler`` (log-probability vectorised over walkers)
 ``(objects, walkers, parameters)`` block, so a shard of spaxels costs a few numpy calls per step
 instead of a Python loop per spaxel.
 
-Determinism: every object has its own random stream (:func:`~ohmap.inference.samplers.streams.object_stream`, seeded from the
+Determinism: every object has its own random stream (:func:`~ohmap.streams.object_stream`, seeded from the
 configuration's seed and the object's key, e.g. galaxy and spaxel), from which its starting
 walkers and every random number of the batched move are drawn. Results therefore do not
 depend on how objects are grouped into shards or batches. The emcee engine draws its moves
