@@ -27,6 +27,7 @@ from ohmap.inference.settings import (
     InferenceSettings,
     SamplerSettings,
 )
+from ohmap.inference.summary import DEFAULT_LIMIT_FRACTION
 from ohmap.lines import FIT_LINES
 
 SCHEMAS = Path("workflow") / "schemas"
@@ -34,7 +35,7 @@ SCHEMAS = Path("workflow") / "schemas"
 DEFAULT_CONFIG = Path("config") / "config.yaml"
 #: Limit rule of the summaries (:func:`ohmap.inference.summary.summarize`) unless the configuration's
 #: ``inference.limit_fraction`` gives another.
-LIMIT_FRACTION = 0.2
+LIMIT_FRACTION = DEFAULT_LIMIT_FRACTION
 
 log = logging.getLogger("ohmap.cli")
 
@@ -78,7 +79,8 @@ and write their percentiles, with the settings used, to RESULT.
 TABLE (CSV, or ECSV: by the suffix .csv/.txt/.ecsv, or a first line '# %ECSV'), one row per
 object or region; column names are matched without regard to case:
   id              optional; default the 1-based row number
-  z               required (or 'redshift'), finite and > 0
+  z               optional (or 'redshift'), finite and > 0; needed only for the SFR: a
+                  row without it gets empty SFR columns
   magnification   optional, > 0; default 1 (divides the SFR)
   nii_ha          optional [NII]/H-alpha held fixed by the vanilla parameter set;
                   default inference.model.nii_ha_vanilla (ignored by the extended set)
@@ -88,8 +90,8 @@ object or region; column names are matched without regard to case:
                   ECSV columns with units are converted to 1e-17 erg/s/cm^2.
 An empty or NaN cell leaves that line out of that row. The whole table is checked before
 anything is fitted; an unknown column, a flux column without its error column (or the reverse),
-a zero or negative error with a finite flux, a row with no usable line, or a missing redshift
-is an error that names the row (1-based, and its id) and column, and nothing is written.
+a zero or negative error with a finite flux, a row with no usable line, or a redshift that is
+not above 0 is an error that names the row (1-based, and its id) and column, and nothing is written.
 
 RESULT: ECSV unless it ends in .csv (then CSV plus RESULT.meta.yaml with the settings and
 units). One row per input row, in input order: id, z, magnification, [nii_ha_fixed], and for
@@ -100,7 +102,7 @@ settings: calibration, sigma_R per line, likelihood, parameter set, prior bounds
 settings, ohmap version and input file.
 
 Settings: the inference.model and inference.sampler sections (and inference.limit_fraction,
-the limit rule, default 0.05) of --config (default:
+the limit rule, default {LIMIT_FRACTION}) of --config (default:
 {DEFAULT_CONFIG} if it exists in the working directory, else the library defaults), then the
 options below. Each row's result depends only on its own data, the seed and its id.
 """

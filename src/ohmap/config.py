@@ -213,7 +213,9 @@ def inference_settings(config: dict, source="configuration") -> dict:
             raise InputError(source, f"section inference.{key}: {error}") from None
         except InputError as error:
             raise InputError(source, f"section inference.{key}: {error.problem}") from None
-    out["limit_fraction"] = float(section.get("limit_fraction", 0.2))
+    from ohmap.inference.summary import DEFAULT_LIMIT_FRACTION
+
+    out["limit_fraction"] = float(section.get("limit_fraction", DEFAULT_LIMIT_FRACTION))
     return out
 
 

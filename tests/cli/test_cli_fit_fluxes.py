@@ -195,7 +195,6 @@ def _bad(table: Table, edit):
             ["row 1", "gal-a", "no usable line"],
         ),
         (lambda t: t.remove_column("SII_err"), ["SII_flux", "SII_err"]),
-        (lambda t: t.remove_column("z"), ["'z'", "redshift"]),
         (lambda t: t["z"].__setitem__(1, -1.0), ["row 2", "gal-b", "z"]),
     ],
 )
@@ -305,3 +304,40 @@ def test_csv_ids_keep_leading_zeros(tmp_path):
     read = read_flux_table(path)
     assert read.ids == ["04054", "00012"] and read.id_given
     np.testing.assert_array_equal(read.error[:, 0], [0.2, 0.3])
+
+
+def test_redshift_is_needed_only_for_the_sfr(tmp_path, capsys, config_file):
+    """Without a z column the metallicity and dust are the same and the SFR cells are empty;
+    a row with an empty z among rows with one loses its SFR only."""
+    with_z = _write_csv(tmp_path / "with_z.csv")
+    rc, out_z, captured = _run(tmp_path, capsys, with_z, "with_z.ecsv", config=config_file)
+    assert rc == 0, captured.err
+    table = _table()
+    table.remove_column("z")
+    without = _write_csv(tmp_path / "without_z.csv", table=table)
+    rc, out_none, captured = _run(tmp_path, capsys, without, "without_z.ecsv", config=config_file)
+    assert rc == 0, captured.err
+    a = Table.read(out_z, format="ascii.ecsv")
+    b = Table.read(out_none, format="ascii.ecsv")
+    for name in ("oh12_p16", "oh12_p50", "oh12_p84", "av_p50", "hbeta_p50"):
+        np.testing.assert_array_equal(a[name], b[name])
+    assert np.isfinite(np.asarray(a["sfr_p50"], float)).all()
+    assert np.ma.getmaskarray(b["sfr_p50"]).all() and np.ma.getmaskarray(b["z"]).all()
+    table = _table()
+    table["z"][1] = np.nan
+    partial = _write_csv(tmp_path / "partial.csv", table=table)
+    rc, out_partial, captured = _run(tmp_path, capsys, partial, "partial.ecsv", config=config_file)
+    assert rc == 0, captured.err
+    c = Table.read(out_partial, format="ascii.ecsv")
+    assert list(np.ma.getmaskarray(c["sfr_p50"])) == [False, True, False]
+    assert c["sfr_p50"][0] == a["sfr_p50"][0]
+
+
+def test_help_states_the_limit_rule_default_the_code_uses(capsys):
+    from ohmap.inference.summary import DEFAULT_LIMIT_FRACTION
+
+    with pytest.raises(SystemExit):
+        main(["fit-fluxes", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"the limit rule, default {DEFAULT_LIMIT_FRACTION})" in text
+    assert "z optional" in text

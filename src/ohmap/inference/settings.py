@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ohmap.errors import InputError
+from ohmap.inference.calibrations import load_calibrations
 from ohmap.lines import FIT_LINES
 from ohmap.settings import ConfigSection
 
@@ -59,6 +60,13 @@ class InferenceSettings(ConfigSection):
 
     def __post_init__(self):
         src = "inference settings"
+        known = load_calibrations()
+        if self.calibration not in known:
+            raise InputError(
+                src,
+                f"calibration {self.calibration!r} names no calibration of the registry "
+                f"(ohmap/data/calibrations.yaml); known: {', '.join(sorted(known))}",
+            )
         if self.likelihood not in LIKELIHOODS:
             raise InputError(
                 src, f"likelihood {self.likelihood!r} is not one of {', '.join(LIKELIHOODS)}"

@@ -29,16 +29,14 @@ def derived_samples(
         ``oh12``; ``av`` (mag); ``hbeta`` (intrinsic H-beta, 1e-17 erg/s/cm^2); ``nii_ha``;
         ``sfr`` (Msun/yr, divided by ``magnification``); with ``spaxel_arcsec`` (the side of a
         square spaxel, arcsec) also ``sfr_density`` (Msun/yr/kpc^2, which lensing leaves
-        unchanged, see :func:`ohmap.inference.nebular.sfr_surface_density`).
+        unchanged, see :func:`ohmap.inference.nebular.sfr_surface_density`). Without a
+        redshift (NaN) there is no SFR: the metallicity and dust do not depend on it.
     """
     oh12, av, hbeta, nii = model.unpack(samples)
-    out = dict(
-        oh12=oh12,
-        av=av,
-        hbeta=hbeta,
-        nii_ha=nii,
-        sfr=star_formation_rate(hbeta, redshift, magnification),
-    )
+    out = dict(oh12=oh12, av=av, hbeta=hbeta, nii_ha=nii)
+    if not np.isfinite(redshift):
+        return out
+    out["sfr"] = star_formation_rate(hbeta, redshift, magnification)
     if spaxel_arcsec:
         out["sfr_density"] = sfr_surface_density(hbeta, redshift, spaxel_arcsec)
     return out
@@ -51,11 +49,16 @@ def conservative_error(p16, p50, p84):
     return np.maximum(p84 - p50, p50 - p16)
 
 
+#: Default of the limit rule's fraction (``inference.limit_fraction``; see :func:`summarize`).
+DEFAULT_LIMIT_FRACTION = 0.2
+
 #: Which parameters' prior bounds a derived quantity inherits for the limit rule.
 _BOUNDED = {"oh12": 0, "av": 1, "hbeta": 2, "sfr": 2, "sfr_density": 2, "nii_ha": 3}
 
 
-def summarize(model: LineFluxModel, samples, derived: dict, limit_fraction: float = 0.2) -> dict:
+def summarize(
+    model: LineFluxModel, samples, derived: dict, limit_fraction: float = DEFAULT_LIMIT_FRACTION
+) -> dict:
     """16th/50th/84th percentiles of every quantity and whether it is reported as a limit.
 
     The limit rule: a quantity whose posterior piles up against a prior bound is not measured.

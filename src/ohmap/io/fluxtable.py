@@ -2,7 +2,8 @@
 
 Input: a CSV or ECSV table, one row per object or region (see ``docs/fit_fluxes.md``):
 
-* ``id`` (optional; default the 1-based row number), ``z`` (or ``redshift``, required),
+* ``id`` (optional; default the 1-based row number), ``z`` (or ``redshift``; optional, needed
+  only for the SFR: a row without it gets no SFR),
   ``magnification`` (optional, default 1), ``nii_ha`` (optional, [NII]/H-alpha of the vanilla
   parameter set, default from the inference settings);
 * per line ``<LINE>_flux`` and ``<LINE>_err``, LINE one of :data:`ohmap.lines.FIT_LINES`, in
@@ -241,7 +242,7 @@ def read_flux_table(path) -> FluxTable:
             _numeric(table[name], name, problems, labels), table[name], name, unit, source
         )
 
-    redshift = values("z", u.dimensionless_unscaled)
+    redshift = values("z", u.dimensionless_unscaled) if "z" in columns else np.full(n, np.nan)
     magnification = (
         values("magnification", u.dimensionless_unscaled)
         if "magnification" in columns
@@ -291,8 +292,6 @@ def _table_columns(table, source) -> tuple[dict, list]:
                 source, f"columns {columns[canonical]!r} and {name!r} both give {canonical!r}"
             )
         columns[canonical] = name
-    if "z" not in columns:
-        raise InputError(source, "no redshift column: the table needs a column 'z' (or 'redshift')")
     lines = []
     for line in FIT_LINES:
         has_flux, has_err = f"{line}_flux" in columns, f"{line}_err" in columns
@@ -344,10 +343,9 @@ def _row_ids(table, columns, problems):
 
 def _check_row(i, where, columns, lines, redshift, magnification, nii_ha, flux, error, problems):
     """Record what is wrong with row ``i`` in ``problems``; an empty magnification becomes 1."""
-    z_name, m_name = columns["z"], columns.get("magnification")
-    if np.isnan(redshift[i]):
-        problems.append((i, f"{where}: {z_name} is empty"))
-    elif not (np.isfinite(redshift[i]) and redshift[i] > 0):
+    z_name, m_name = columns.get("z", "z"), columns.get("magnification")
+    # An empty redshift is allowed: it leaves out the SFR only (see derived_samples).
+    if not np.isnan(redshift[i]) and not (np.isfinite(redshift[i]) and redshift[i] > 0):
         problems.append(
             (i, f"{where}: {z_name} = {redshift[i]:g}; a redshift must be finite and above 0")
         )
@@ -432,7 +430,9 @@ def result_table(
     out = Table(meta=dict(meta or {}))
     out["id"] = _id_column(table.ids)
     out["id"].description = "object id (the input's, or its 1-based row number)"
-    _add(out, "z", table.redshift, "", "redshift")
+    _add(out, "z", table.redshift, "", "redshift (empty where not given: no SFR)")
+    if np.isnan(table.redshift).any():
+        out["z"] = MaskedColumn(out["z"], mask=np.isnan(table.redshift))
     _add(out, "magnification", table.magnification, "", "lensing magnification (1 where not given)")
     if nii_ha_fixed is not None:
         _add(
@@ -444,13 +444,18 @@ def result_table(
         )
     for q in quantities:
         unit, what = QUANTITIES[q]
+        # A quantity a row could not have (the SFR without a redshift) is an empty cell.
+        missing = np.array([q not in f.summary for f in fits])
         for stat, text in _STATISTICS.items():
-            values = [f.summary[q][stat] for f in fits]
+            values = [f.summary[q][stat] if q in f.summary else None for f in fits]
             if stat == "limit":
-                out[f"{q}_{stat}"] = np.array(values, dtype="U1")
+                out[f"{q}_{stat}"] = np.array([v or "" for v in values], dtype="U1")
                 out[f"{q}_{stat}"].description = f"{what}: {text}"
             else:
-                _add(out, f"{q}_{stat}", np.array(values, float), unit, f"{what}: {text}")
+                numbers = np.array([np.nan if v is None else v for v in values], float)
+                _add(out, f"{q}_{stat}", numbers, unit, f"{what}: {text}")
+            if missing.any():
+                out[f"{q}_{stat}"] = MaskedColumn(out[f"{q}_{stat}"], mask=missing)
     _add(out, "n_lines", np.asarray(table.n_lines, int), "", "lines used in the fit")
     _add(
         out,
