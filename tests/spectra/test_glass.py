@@ -7,6 +7,7 @@ import shutil
 import numpy as np
 import pytest
 from astropy.io import fits
+from astropy.wcs import WCS
 
 from mock_helpers import simulate
 from ohmap.errors import InputError
@@ -47,6 +48,28 @@ def test_round_trip_units_and_geometry(mock_04054):
     assert not np.isnan(spec.science).any() and not np.isnan(spec.error).any()
     assert (~ok).any() and ok.mean() > 0.8
     assert spec.direct_image.shape == (64, 64) and spec.segmentation.max() == 4054
+    # the headers say what the numbers are, and the errors describe the data
+    assert spec.meta["wht_convention"] == "error"
+    assert spec.meta["wht_source"] == "WHT BUNIT = 'electron/s' and WHTERROR = T"
+    assert spec.meta["pixel_scale_source"] == "the celestial WCS of DSCI"
+    assert 0.9 < spec.meta["normalised_scatter"] < 1.2
+
+
+def test_mock_stamp_wcs_follows_the_dispersion(mock_04054):
+    for path in mock_04054["spectra"]:
+        spec = read_glass_2d(path)
+        with fits.open(path) as hdul:
+            wcs = WCS(hdul["DSCI"].header)
+            assert WCS(hdul["DSEG"].header).wcs.compare(wcs.wcs)
+            sci = hdul["SCI"].header
+            assert sci["CUNIT2"] == "arcsec" and sci["CD2_2"] == pytest.approx(spec.pixel_scale)
+            wave = sci["CRVAL1"] + sci["CD1_1"] * (np.arange(spec.shape[1]) + 1 - sci["CRPIX1"])
+            assert np.allclose(wave, spec.wavelength)
+        c = (spec.direct_image.shape[0] - 1) / 2.0
+        (ra0, ra1), (dec0, dec1) = wcs.pixel_to_world_values([c, c + 1], [c, c])
+        east, north = (ra1 - ra0) * np.cos(np.radians(dec0)), dec1 - dec0
+        assert np.degrees(np.arctan2(east, north)) % 360 == pytest.approx(spec.dispersion_pa)
+        assert (ra0, dec0) == pytest.approx((spec.meta["ra"], spec.meta["dec"]))
 
 
 def _copy(src, tmp_path, name=None):

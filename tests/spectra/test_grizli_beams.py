@@ -274,6 +274,8 @@ def test_2020_layout_from_header_matches_trace_file(grizli_object_dir, wfc3_cali
     for grism, spec in beams.items():
         o = old[grism]
         assert o.meta["layout"] == "2020 (no TRACE)" and not o.meta["has_model"]
+        # Zero is not a continuum model: the spectrum says it has none.
+        assert o.meta["has_continuum_model"] is False and spec.meta["has_continuum_model"]
         assert (o.pa, o.shape) == (spec.pa, spec.shape)
         assert np.allclose(o.wavelength, spec.wavelength, atol=2e-3)
         assert np.array_equal(o.valid, spec.valid)
@@ -289,8 +291,13 @@ def test_ingest_selects_pa_and_grism(grizli_object_dir):
     spec = read_spectrum(path, "grizli_beams", "00152", "119", "G141")
     assert spec.grism == "G141" and spec.pa == "119" and spec.galaxy == "00152"
     have = r"\(it has 120-G102, 119-G141\)"
-    with pytest.raises(InputError, match=r"has no block for PA 032 G141 " + have):
+    with pytest.raises(InputError, match=r"has no block for PA 032 G141 " + have) as info:
         read_spectrum(path, "grizli_beams", "00152", "032", "G141")
+    # How the labels were derived: the beams file has no PA card, the PA comes from the WCS.
+    message = str(info.value)
+    assert "PA_V3 = dispersion PA + 45 deg" in message
+    assert "G141: dispersion PA 74.38 deg (SCI header CD matrix and trace tilt) rounded" in message
+    assert "to 74, PA_V3 = 74 + 45 = 119" in message
 
 
 # --- synthetic files ------------------------------------------------------------------------

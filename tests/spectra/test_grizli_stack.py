@@ -56,6 +56,12 @@ def test_real_blocks_and_angles(real):
         assert spec.meta["ra"] == pytest.approx(53.06575, abs=1e-5)
         assert spec.meta["dec"] == pytest.approx(-27.72051, abs=1e-5)
         assert spec.meta["isflam"] is False
+        # No direct image in a stack; the trace (where a stamp is centred) is on row CRPIX2 - 1.
+        assert spec.direct_image is None and spec.meta["trace_center_row"] == 32.0
+        assert spec.meta["has_continuum_model"] is True
+    assert g102.meta["pa_label_from"] == (
+        "G102: EXTVER 'G102,75.0': dispersion PA 75 + 45 = PA_V3 120"
+    )
     assert g102.meta["conf"] == "CONF/G102.F098M.V4.32.conf"
     assert g102.meta["sensitivity_file"].endswith("WFC3.IR.G102.1st.sens.2.fits")
     assert g141.meta["sensitivity_file"].endswith("GD153_g141_A_sens.v1.fits")

@@ -146,8 +146,14 @@ def deblend_group(
     redshift,
     settings,
     window_info,
+    own_continuum=None,
 ):
-    """Paper's contour de-blending for one group of overlapping lines (see module docstring)."""
+    """Paper's contour de-blending for one group of overlapping lines (see module docstring).
+
+    ``own_continuum`` is ``(fit, dlam)`` when the continuum was fitted per row without a model
+    (:class:`~ohmap.linemaps.continuum.WindowContinuum`): the group's total flux then gets the
+    fit's row-wise correlation in its variance.
+    """
     direct = direct_on_map_grid(spec.direct_image, footprint.shape[0])
     members = []
     for n in group:
@@ -157,29 +163,7 @@ def deblend_group(
             parent, ratio = TIED_LINES[n]
             members.append((n, parent, ratio, present[n] - present[parent]))
     separations = [abs(present[a] - present[b]) for i, a in enumerate(free) for b in free[i + 1 :]]
-    level = settings.contour_level
-    note = ""
-    if direct is None:
-        contour = footprint.copy()
-        note = "no direct image: the footprint is used as the contour"
-        clean = not any(row_overlap(contour, s) for s in separations)
-    else:
-        while True:
-            contour = isophote(direct, level) & footprint
-            clean = not any(row_overlap(contour, s) for s in separations)
-            if clean or level + settings.contour_step > settings.contour_level_max + 1e-9:
-                break
-            level += settings.contour_step
-        if level > settings.contour_level:
-            note = f"contour raised from {settings.contour_level:g} to {level:g} of the peak so the lines do not overlap"
-    if not clean:
-        note = (
-            f"lines {', '.join(free)} still overlap inside the contour at {level:g} of the peak "
-            f"(the highest allowed): their maps are blended inside it"
-        )
-        log.warning("%s PA %s %s: %s", spec.galaxy, spec.pa, spec.grism, note)
-    elif note:
-        log.info("%s PA %s %s: %s", spec.galaxy, spec.pa, spec.grism, note)
+    contour, level, clean, note = _contour(spec, direct, footprint, separations, free, settings)
     # Rows where the whole footprint is free of overlap are solved over all of it, so that only
     # the wide rows lose their wings to the contour.
     support = contour.copy()
@@ -206,7 +190,9 @@ def deblend_group(
         for _, parent, ratio, shift in tied:
             extra += place_shifted(full[parent] * outside, starts[parent] + shift, shape[1]) / ratio
     maps = {}
-    total_flux, total_var = _group_total(cleaned, err_flux, present, starts, footprint, group)
+    total_flux, total_var = _group_total(
+        cleaned, err_flux, present, starts, footprint, group, own_continuum
+    )
     inner = {n: float(values[n][contour].sum()) for n in free}
     for name in free:
         start = starts[name]
@@ -262,8 +248,61 @@ def deblend_group(
     return maps
 
 
-def _group_total(cleaned, err_flux, present, starts, footprint, group):
-    """Summed flux of all lines of a group: the union of their footprints on the spectrum."""
+def _contour(spec, direct, footprint, separations, free, settings):
+    """The de-blending contour, its level (NaN without a direct image), whether the free lines
+    are clear of each other inside it, and the note saying what was done (logged)."""
+    level = settings.contour_level
+    note = ""
+    if direct is None:
+        # Without a direct image there is no isophote, so the contour cannot be raised: the
+        # footprint (a disc) is the contour and contour_level/contour_level_max do not apply.
+        contour = footprint.copy()
+        level = np.nan
+        note = (
+            "no direct image (none in the spectrum file, none resampled from the sample "
+            "sheet's direct_image): the footprint is used as the contour"
+        )
+        clean = not any(row_overlap(contour, s) for s in separations)
+    else:
+        while True:
+            contour = isophote(direct, level) & footprint
+            clean = not any(row_overlap(contour, s) for s in separations)
+            if clean or level + settings.contour_step > settings.contour_level_max + 1e-9:
+                break
+            level += settings.contour_step
+        if level > settings.contour_level:
+            note = (
+                f"contour raised from {settings.contour_level:g} to {level:g} of the peak so "
+                "the lines do not overlap"
+            )
+    if not clean and direct is None:
+        note = (
+            f"lines {', '.join(free)} overlap inside the footprint, which is the contour because "
+            "the spectrum has no direct image (a grizli stack carries none: give the galaxy's "
+            "direct_image and segmentation in the sample sheet); without an isophote the "
+            f"contour cannot be raised towards linemaps.extraction.contour_level_max "
+            f"({settings.contour_level_max:g} of the peak): their maps are blended inside it"
+        )
+    elif not clean:
+        note = (
+            f"lines {', '.join(free)} still overlap inside the contour at {level:g} of the peak, "
+            f"the highest allowed (linemaps.extraction.contour_level_max = "
+            f"{settings.contour_level_max:g}, in steps of contour_step = "
+            f"{settings.contour_step:g} from contour_level = {settings.contour_level:g}): their "
+            "maps are blended inside it"
+        )
+    if note:
+        log_at = log.warning if not clean else log.info
+        log_at("%s PA %s %s: %s", spec.galaxy, spec.pa, spec.grism, note)
+    return contour, level, clean, note
+
+
+def _group_total(cleaned, err_flux, present, starts, footprint, group, own_continuum=None):
+    """Summed flux of all lines of a group: the union of their footprints on the spectrum.
+
+    With ``own_continuum`` (``(fit, dlam)``) the variance includes the row-wise correlation of a
+    continuum fitted without a model.
+    """
     ny, nx = cleaned.shape
     union = np.zeros((ny, nx), dtype=bool)
     for n in group:
@@ -275,4 +314,8 @@ def _group_total(cleaned, err_flux, present, starts, footprint, group):
         return np.nan, np.nan
     # Pixels without data are made up for by their share of the union (uniform weighting).
     share = ok.sum() / union.sum()
-    return float(cleaned[ok].sum() / share), float(np.sum(err_flux[ok] ** 2) / share**2)
+    variance = np.sum(err_flux[ok] ** 2)
+    if own_continuum is not None:
+        fit, dlam = own_continuum
+        variance += max(fit.extra_sum_variance(ok, dlam), 0.0)
+    return float(cleaned[ok].sum() / share), float(variance / share**2)

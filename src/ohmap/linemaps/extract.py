@@ -17,7 +17,10 @@ Steps, in :func:`extract_line_maps`:
 3. **Continuum**: for each group of lines whose images can overlap, the continuum model is
    rescaled (a linear function of column) to match the observed level in line-free windows on
    both sides, then subtracted. The residuals in those windows are tested against zero-mean
-   noise and the result is recorded with each map.
+   noise and the result is recorded with each map. A spectrum without a continuum model
+   (``meta['has_continuum_model']`` False) gets its own: a straight line in wavelength per row,
+   fitted in the same windows (:func:`~ohmap.linemaps.continuum.fit_window_continuum`); its
+   maps say so (``continuum_model`` False in their provenance).
 4. **Cut-outs** of every line in the grism's usable range, in line flux per pixel
    (1e-17 erg/s/cm^2), with an error map.
 5. **De-blending** of lines whose images overlap (H-beta with [OIII]4960,5008; H-alpha+[NII]
@@ -50,9 +53,11 @@ from .continuum import (
     contamination_model_variance,
     continuum_windows,
     fit_continuum_scale,
+    fit_window_continuum,
+    window_residuals,
 )
 from .contour_deblend import blend_groups, deblend_group
-from .cutouts import cutout_values, line_column
+from .cutouts import cutout_values, line_column, member_image
 from .footprint import direct_on_map_grid, object_footprint
 from .maps import Extraction, LineMap
 from .settings import ExtractionSettings
@@ -118,7 +123,7 @@ def extract_line_maps(
     centre = (ny - 1) / 2.0
     maps = {}
     for group in blend_groups(present, footprint):
-        err_flux, window_info = _remove_continuum(
+        err_flux, window_info, own_continuum = _remove_continuum(
             spec, group, present, footprint, science, error, dlam, cleaned, cleaned_error, settings
         )
         free = [n for n in group if n not in TIED_LINES or TIED_LINES[n][0] not in group]
@@ -137,6 +142,7 @@ def extract_line_maps(
                 footprint,
                 dict(method="isolated", **window_info),
                 direct_on_map_grid(spec.direct_image, ny),
+                None if own_continuum is None else (own_continuum, dlam),
             )
             continue
         maps.update(
@@ -153,6 +159,7 @@ def extract_line_maps(
                 redshift,
                 settings,
                 window_info,
+                own_continuum=None if own_continuum is None else (own_continuum, dlam),
             )
         )
 
@@ -223,6 +230,24 @@ def _remove_continuum(
     others = [c for n, c in present.items() if n not in group]
     windows = continuum_windows(group_cols, footprint, nx, others, settings)
     gcentre = float(np.mean(group_cols))
+    lo = max(int(np.floor(min(group_cols) - centre)) - 1, 0)
+    hi = min(int(np.ceil(max(group_cols) + centre)) + 2, nx)
+    cols = np.arange(lo, hi)
+    if not spec.meta.get("has_continuum_model", True):
+        return _fit_own_continuum(
+            spec,
+            group,
+            windows,
+            gcentre,
+            cols,
+            footprint,
+            science,
+            error,
+            dlam,
+            cleaned,
+            cleaned_error,
+            settings,
+        )
     cont = fit_continuum_scale(
         science,
         error,
@@ -236,9 +261,6 @@ def _remove_continuum(
         abs(cont["residual_z"]) > settings.residual_limit_sigma
         or cont["residual_std"] > settings.residual_scatter_max
     )
-    lo = max(int(np.floor(min(group_cols) - centre)) - 1, 0)
-    hi = min(int(np.ceil(max(group_cols) + centre)) + 2, nx)
-    cols = np.arange(lo, hi)
     basis = np.stack([np.ones(cols.size), cols - gcentre])
     scale = cont["a"] + cont["b"] * (cols - gcentre)
     # The rescaling's own uncertainty enters every pixel's error (it is correlated along
@@ -251,6 +273,7 @@ def _remove_continuum(
     )
     cleaned_error[:, cols] = err_flux[:, cols]
     window_info = dict(
+        continuum_model=True,
         continuum_scale=cont["a"],
         continuum_scale_slope=cont["b"],
         window_sides=cont["window_sides"],
@@ -265,17 +288,84 @@ def _remove_continuum(
             "no line-free window on either side: continuum model used unscaled"
         )
     if residual_flag:
-        log.warning(
-            "%s PA %s %s lines %s: continuum/contamination residuals not consistent with "
-            "zero-mean noise (z = %.1f, scatter %.2f)",
-            spec.galaxy,
-            spec.pa,
-            spec.grism,
-            ",".join(group),
-            cont["residual_z"],
-            cont["residual_std"],
-        )
-    return err_flux, window_info
+        _warn_residuals(spec, group, cont)
+    return err_flux, window_info, None
+
+
+def _warn_residuals(spec, group, cont):
+    log.warning(
+        "%s PA %s %s lines %s: continuum/contamination residuals not consistent with "
+        "zero-mean noise (z = %.1f, scatter %.2f)",
+        spec.galaxy,
+        spec.pa,
+        spec.grism,
+        ",".join(group),
+        cont["residual_z"],
+        cont["residual_std"],
+    )
+
+
+def _fit_own_continuum(
+    spec,
+    group,
+    windows,
+    gcentre,
+    cols,
+    footprint,
+    science,
+    error,
+    dlam,
+    cleaned,
+    cleaned_error,
+    settings,
+):
+    """:func:`_remove_continuum` for a spectrum without a continuum model: a straight line in
+    wavelength per row, fitted in the windows, is subtracted instead (rows without window data
+    get no data over the group's columns). Returns the same plus the fit, whose row-wise
+    correlation the integrated fluxes need."""
+    centre_wave = float(np.interp(gcentre, np.arange(spec.wavelength.size), spec.wavelength))
+    fit = fit_window_continuum(science, error, spec.wavelength, windows, centre_wave)
+    cont = window_residuals(science, error, fit, windows, footprint.any(axis=1))
+    value, var = fit.evaluate(cols)
+    unfitted = fit.order < 0
+    value[unfitted] = 0.0
+    cleaned[:, cols] = (science[:, cols] - value) * dlam[cols]
+    err_flux = error * dlam[None, :]
+    err_flux[:, cols] = np.sqrt(err_flux[:, cols] ** 2 + var * dlam[cols] ** 2)
+    cleaned_error[:, cols] = err_flux[:, cols]
+    residual_flag = cont["n_window_pixels"] > 1 and (
+        cont["residual_std"] > settings.residual_scatter_max
+    )
+    rows = footprint.any(axis=1)
+    window_info = dict(
+        continuum_model=False,
+        continuum_method="no continuum model in the spectrum: straight line in wavelength per "
+        "row fitted in the windows (constant where a row has one side), subtracted",
+        continuum_rows_sloped=int(np.sum(fit.order[rows] == 1)),
+        continuum_rows_constant=int(np.sum(fit.order[rows] == 0)),
+        continuum_rows_unfitted=int(np.sum(unfitted[rows])),
+        window_sides=cont["window_sides"],
+        window_pixels=cont["n_window_pixels"],
+        residual_mean_sigma=cont["residual_mean_sigma"],
+        residual_std=cont["residual_std"],
+        residual_z=cont["residual_z"],
+        residual_flag=bool(residual_flag),
+    )
+    log.info(
+        "%s PA %s %s lines %s: no continuum model; continuum fitted per row in %d window "
+        "pixels (%d rows sloped, %d constant, %d without window data)",
+        spec.galaxy,
+        spec.pa,
+        spec.grism,
+        ",".join(group),
+        cont["n_window_pixels"],
+        window_info["continuum_rows_sloped"],
+        window_info["continuum_rows_constant"],
+        window_info["continuum_rows_unfitted"],
+    )
+    if residual_flag:
+        _warn_residuals(spec, group, cont)
+    return err_flux, window_info, fit
 
 
 def _keep_covered(maps: dict, wanted, footprint, min_coverage: float, decisions) -> None:
@@ -304,7 +394,19 @@ def _keep_covered(maps: dict, wanted, footprint, min_coverage: float, decisions)
             del maps[name]
 
 
-def _cutout(name, cleaned, err_flux, start, phase, column, redshift, footprint, info, weight=None):
+def _cutout(
+    name,
+    cleaned,
+    err_flux,
+    start,
+    phase,
+    column,
+    redshift,
+    footprint,
+    info,
+    weight=None,
+    own_continuum=None,
+):
     ny = cleaned.shape[0]
     flux = cutout_values(cleaned, start, ny)
     error = cutout_values(err_flux, start, ny, fill=np.inf)
@@ -314,7 +416,22 @@ def _cutout(name, cleaned, err_flux, start, phase, column, redshift, footprint, 
         name, flux, error, np.zeros((ny, ny), dtype=bool), phase, column, lam, info=dict(info)
     )
     m.integrated_flux, m.integrated_error = integrate(flux, error, footprint, weight)
+    if own_continuum is not None and np.isfinite(m.integrated_error):
+        # The continuum fitted per row is shared by the row's columns: the exact variance of
+        # the sum exceeds the sum of the pixel variances by this.
+        fit, dlam = own_continuum
+        ok = footprint & np.isfinite(error)
+        mask = member_image(ok.astype(float), start, cleaned.shape) > 0
+        extra = fit.extra_sum_variance(mask, dlam) / _share(ok, footprint, weight) ** 2
+        m.integrated_error = float(np.sqrt(m.integrated_error**2 + max(extra, 0.0)))
+        m.info["continuum_correlation_variance"] = float(extra)
     return m
+
+
+def _share(ok, aperture, weight=None) -> float:
+    """Share of ``weight`` (uniform if ``None``) of the ``aperture`` that falls on ``ok``."""
+    w = np.ones(ok.shape) if weight is None else np.clip(np.nan_to_num(weight), 0.0, None)
+    return w[ok].sum() / w[aperture].sum() if w[aperture].sum() > 0 else ok.sum() / aperture.sum()
 
 
 def integrate(flux, error, aperture, weight=None):
@@ -327,6 +444,5 @@ def integrate(flux, error, aperture, weight=None):
     ok = aperture & np.isfinite(error)
     if not ok.any():
         return np.nan, np.nan
-    w = np.ones(flux.shape) if weight is None else np.clip(np.nan_to_num(weight), 0.0, None)
-    share = w[ok].sum() / w[aperture].sum() if w[aperture].sum() > 0 else ok.sum() / aperture.sum()
+    share = _share(ok, aperture, weight)
     return float(flux[ok].sum() / share), float(np.sqrt(np.sum(error[ok] ** 2)) / share)

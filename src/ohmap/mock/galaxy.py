@@ -14,6 +14,7 @@ from scipy.signal import fftconvolve
 from ohmap.spectra.glass import write_glass_2d
 from ohmap.spectra.grisms import GRISMS
 from ohmap.spectra.spectrum import dispersion_pa_from_pa_v3
+from ohmap.streams import object_stream
 
 from .cluster import AnalyticCluster
 from .grism import (
@@ -36,7 +37,6 @@ from .imaging import (
 from .inputs import MockGalaxy
 from .products import truth_row, write_stamps, write_truth_maps
 from .source import EMITTED_LINES
-from ohmap.streams import object_stream
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ from astropy.table import vstack
 from astropy.wcs import WCS
 
 from ohmap.io.atomic import write_fits_atomic
+from ohmap.streams import object_stream
 
 from .imaging import INTERLACED_PIXEL, render_direct_image, segmentation_map
 from .source import EMITTED_LINES
-from ohmap.streams import object_stream
 
 SAMPLE_COLUMNS = (
     "galaxy_id",

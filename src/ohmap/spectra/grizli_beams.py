@@ -31,7 +31,9 @@ Layout, checked against ``grizli-goodss-00152/j033216m2743_00152[.model-trace].b
 * The older layout (2020, no MODEL/TRACE) still carries the ``BeamLinear2D`` WCS, which for the
   WFC3/IR aXe configurations (trace and wavelength linear in the dispersion offset) reproduces
   the TRACE wavelengths to 1e-3 A and the trace to 2e-6 pixel.  Such files are read when a
-  ``calibration_dir`` supplies the sensitivity; their ``continuum`` is zero.
+  ``calibration_dir`` supplies the sensitivity. They have no continuum model: ``continuum``
+  is zero and ``meta['has_continuum_model']`` is False, so that the line maps fit their own
+  (:mod:`ohmap.linemaps.continuum`) rather than take zero for a model.
 * No PA card: grizli computes the dispersion PA from the exposure's WCS (``CD`` matrix) plus
   the tilt of the trace, rounded to whole degrees to group exposures.  The same is done here,
   which reproduces the 75.0 (G102) and 74.0 (G141) of the matching ``*.stack.fits``.
@@ -110,7 +112,8 @@ def read_grizli_beams(
     list of Spectrum2D
         In order of first appearance.  ``science`` (observed, neighbours included), ``error``,
         ``contamination`` (CONTAM) and ``continuum`` (MODEL, scaled to e-/s where it is in
-        direct-image units; zero without MODEL) are in
+        direct-image units; zero without MODEL, when ``meta['has_continuum_model']`` is
+        False) are in
         1e-17 erg/s/cm^2/Angstrom per pixel, ``f = counts / sensitivity`` with the per-pixel
         sensitivity of TRACE; ``error`` is ``inf`` where DQ != 0, ERR <= 0 or non-finite, SCI
         non-finite, outside the cutout after the shift, or where the sensitivity is below 1e-3
@@ -123,8 +126,9 @@ def read_grizli_beams(
         (``ny/2 - 1 - YCENTER``), which maps to the spectrum's central row.  ``exposure_time``
         is the sum over the combined exposures.  ``meta`` holds the exposure files, exact PAs,
         layout, trace rows (0-based, before the shift), sensitivity source, conversion
-        (``counts_per_flambda``: e-/s per pixel for 1e-17 erg/s/cm^2/A), MODEL scaling and the
-        ``sky_residual``.
+        (``counts_per_flambda``: e-/s per pixel for 1e-17 erg/s/cm^2/A), MODEL scaling, the
+        ``sky_residual``, ``has_continuum_model`` (every exposure has MODEL) and
+        ``pa_label_from`` (how the PA label was derived).
 
     Raises
     ------
@@ -493,12 +497,19 @@ def _combine(path, galaxy, primary, grism, pa, exps) -> Spectrum2D:
     contamination, continuum = (np.where(good, sums[k] / safe, plain[k - 2]) for k in (2, 3))
     far = good & (np.abs(np.arange(n_out) - c) >= 8)[:, None]
     first = exps[0]
+    # Without MODEL (2020 layout) there is no continuum model: zero is not one, and the line
+    # maps fit their own (ohmap.linemaps.continuum); a mean of models and zeros would be neither.
+    has_model = all(e["has_model"] for e in exps)
+    if not has_model:
+        continuum = np.zeros_like(continuum)
     meta = {
         "format": "grizli_beams",
         "exposures": [e["file"] for e in exps],
         "dispersion_pa_exact": [e["pa_exact"] for e in exps],
         "layout": "TRACE" if first["sens_source"] == "TRACE extension" else "2020 (no TRACE)",
-        "has_model": all(e["has_model"] for e in exps),
+        "has_model": has_model,
+        "has_continuum_model": has_model,
+        "pa_label_from": _pa_label_note(grism, exps),
         "model_scale": [e["model_scale"] for e in exps],
         "model_note": [e["model_note"] for e in exps],
         "conf": first["conf"],
@@ -536,4 +547,14 @@ def _combine(path, galaxy, primary, grism, pa, exps) -> Spectrum2D:
         direct_image=first["ref"],
         segmentation=first["seg"],
         meta=meta,
+    )
+
+
+def _pa_label_note(grism, exps) -> str:
+    """How the PA label of a group of exposures was derived, for messages and the docs."""
+    exact = ", ".join(f"{e['pa_exact']:.2f}" for e in exps)
+    pa = exps[0]["pa"]
+    return (
+        f"{grism}: dispersion PA {exact} deg (SCI header CD matrix and trace tilt) rounded to "
+        f"{pa:g}, PA_V3 = {pa:g} + 45 = {pa_v3_from_dispersion_pa(pa):g}"
     )

@@ -99,8 +99,11 @@ def read_grizli_stack(
         sensitivity is below 1e-3 of its peak.  ``pa_v3 = dispersion PA + 45`` degrees.
         ``meta`` holds ``extver``, ``combined``, ``conf``, ``ra``, ``dec``, ``isflam``,
         ``sensitivity_file``, ``counts_per_flambda`` (per column: e-/s per pixel for
-        1e-17 erg/s/cm^2/Angstrom, or None when ``ISFLAM = T``), ``contamination_added_back``
-        and a few grizli header cards.
+        1e-17 erg/s/cm^2/Angstrom, or None when ``ISFLAM = T``), ``contamination_added_back``,
+        ``has_continuum_model`` (True: MODEL), ``pa_label_from`` (how the PA label was
+        derived, for messages), ``trace_center_row`` (0-based row of the trace, ``CRPIX2 - 1``,
+        where a direct-image stamp is centred; a stack has no direct image) and a few grizli
+        header cards.
 
     Raises
     ------
@@ -261,6 +264,17 @@ def _wavelength(header, nx: int, path: Path, extver: str) -> np.ndarray:
     return micron * 1e4
 
 
+def _trace_row(header, ny: int) -> float:
+    """0-based row of zero spatial offset (``CRPIX2 - 1`` when ``CRVAL2 = 0``), else the middle."""
+    try:
+        crpix, crval = float(header["CRPIX2"]), float(header.get("CRVAL2", 0.0))
+        step = float(header.get("CD2_2", 1.0)) or 1.0
+    except (KeyError, TypeError, ValueError):
+        return (ny - 1) / 2.0
+    row = crpix - 1.0 - crval / step
+    return row if 0 <= row <= ny - 1 else (ny - 1) / 2.0
+
+
 def _image(exts, name: str, extver: str, shape, path: Path) -> np.ndarray:
     hdu = exts[name]
     if hdu.data is None:
@@ -381,6 +395,16 @@ def _read_block(
         "sensitivity_file": None,
         "counts_per_flambda": None,
         "flux_conversion": None,
+        "has_continuum_model": True,
+        "pa_label_from": (
+            f"{grism}: EXTVER {extver!r}"
+            + (f" (combined block; the grism's only PA {dispersion_pa:g})" if combined else "")
+            + f": dispersion PA {dispersion_pa:g} + 45 = PA_V3 "
+            f"{pa_v3_from_dispersion_pa(dispersion_pa):g}"
+        ),
+        # grizli's spatial axis: offset (row + 1 - CRPIX2) * CD2_2 from the trace, so the trace
+        # (the object, where a direct-image stamp is centred) is on 0-based row CRPIX2 - 1.
+        "trace_center_row": _trace_row(header, sci.shape[0]),
     }
 
     if isflam:

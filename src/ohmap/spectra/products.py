@@ -37,6 +37,10 @@ def write_spectrum_product(spec: Spectrum2D, path) -> None:
     if spec.exposure_time is not None:
         h["EXPTIME"] = (spec.exposure_time, "[s] exposure time")
     h["SOURCE"] = (os.path.basename(spec.source), "input file")
+    h["CONTMOD"] = (
+        has_continuum_model(spec),
+        "F: no continuum model, CONTINUUM is 0",
+    )
     h["OHMAPVER"] = (__version__, "ohmap version")
     hdus = [primary]
     for name, attr, what in _IMAGES:
@@ -48,15 +52,32 @@ def write_spectrum_product(spec: Spectrum2D, path) -> None:
     wave.header["BUNIT"] = "Angstrom"
     wave.header["CONTENT"] = "vacuum wavelength of each column"
     hdus.append(wave)
-    for name, data, what in (
-        ("DIRECT", spec.direct_image, "direct-image stamp, same orientation as the spectrum"),
-        ("SEG", spec.segmentation, "segmentation map of the direct-image stamp"),
+    stamp = spec.meta.get("direct_stamp") or {}
+    for name, data, what, key in (
+        (
+            "DIRECT",
+            spec.direct_image,
+            "direct-image stamp, same orientation as the spectrum",
+            "direct_image",
+        ),
+        ("SEG", spec.segmentation, "segmentation map of the direct-image stamp", "segmentation"),
     ):
         if data is not None:
             hdu = fits.ImageHDU(np.asarray(data), name=name)
             hdu.header["CONTENT"] = what
+            if stamp.get(key):
+                # Resampled from the sample sheet's image (ohmap.spectra.direct_stamp).
+                hdu.header["DIRSRC"] = f"sample sheet {key}: {os.path.basename(stamp[key])}"
+                hdu.header.update(stamp.get("wcs") or {})
+            else:
+                hdu.header["DIRSRC"] = ("spectrum file", "where the stamp comes from")
             hdus.append(hdu)
     write_fits_atomic(fits.HDUList(hdus), path)
+
+
+def has_continuum_model(spec: Spectrum2D) -> bool:
+    """False when the reader found no continuum model (``meta['has_continuum_model']``)."""
+    return bool(spec.meta.get("has_continuum_model", True))
 
 
 def read_spectrum_product(path) -> Spectrum2D:
@@ -75,5 +96,7 @@ def read_spectrum_product(path) -> Spectrum2D:
             exposure_time=h.get("EXPTIME"),
             direct_image=np.asarray(hdul["DIRECT"].data) if "DIRECT" in hdul else None,
             segmentation=np.asarray(hdul["SEG"].data) if "SEG" in hdul else None,
+            # Products written before CONTMOD existed always had a model (or a GLASS MODEL).
+            meta={"has_continuum_model": bool(h.get("CONTMOD", True))},
             **arrays,
         )
