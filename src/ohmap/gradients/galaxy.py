@@ -56,6 +56,7 @@ def galaxy_gradients(
     settings: dict,
     options: dict | None = None,
     radius_source=None,
+    covered=None,
 ) -> GalaxyGradients:
     """Metallicity gradient of one galaxy by individual spaxels and by radial annuli.
 
@@ -64,7 +65,7 @@ def galaxy_gradients(
     maps : dict
         The per-spaxel maps (:func:`ohmap.inference.products.spaxel_maps.read_spaxel_maps`).
     radius : ndarray
-        Deprojected radius (kpc) on the spaxel grid.
+        Deprojected radius (kpc) on the spaxel grid; NaN where the lens maps do not cover it.
     stacked : dict
         The stacked line maps (:func:`ohmap.linemaps.products.read_stacked_maps`), binned here
         like the spaxels for the annuli.
@@ -78,6 +79,10 @@ def galaxy_gradients(
         ``annulus_min_snr`` (15), ``agn_candidates``.
     radius_source : str or os.PathLike, optional
         The radius map's file, named in errors.
+    covered : ndarray of bool, optional
+        Spaxels the lens-model maps cover (the radius map's ``COVERED``); default where the
+        radius is finite. Only covered spaxels enter either gradient; the fitted spaxels left
+        out for lack of coverage are counted in the table's meta ``n_fitted_uncovered``.
 
     Returns
     -------
@@ -97,15 +102,27 @@ def galaxy_gradients(
         raise InputError(
             radius_source, f"radius map {radius.shape} is not on the spaxel grid {fitted.shape}"
         )
+    radius = np.asarray(radius, dtype=float)
+    covered = np.isfinite(radius) & (True if covered is None else np.asarray(covered, bool))
     limits = np.asarray(maps["OH12_LIM"]) != 0
     n_fitted = int(fitted.sum())
+    n_uncovered = int(np.count_nonzero(fitted & ~covered))
+    if n_uncovered:
+        log.warning(
+            "%s: %d of %d fitted spaxels have no radius (off the lens-model maps) and are "
+            "left out of the gradients",
+            gid,
+            n_uncovered,
+            n_fitted,
+        )
+    radius = np.where(covered, radius, np.nan)
     agn = gid in set(options.get("agn_candidates") or [])
     individual = individual_spaxel_gradient(
         radius,
         maps["OH12_P16"],
         maps["OH12"],
         maps["OH12_P84"],
-        fitted,
+        fitted & covered,
         seed,
         limit_mask=limits,
         key=(gid,),
@@ -142,9 +159,12 @@ def galaxy_gradients(
         redshift=z,
         min_spaxels=min_spaxels,
         agn_candidate=agn,
+        n_fitted_uncovered=n_uncovered,
         description="Metallicity gradient d(12+log(O/H))/dr by individual spaxels (fit with intrinsic "
         "scatter, conservative errors) and by radial annuli (S/N >= annulus_min_snr in "
-        "snr_line); kept = enough fitted spaxels for a trustworthy map.",
+        "snr_line); kept = enough fitted spaxels for a trustworthy map. Only spaxels the "
+        "lens-model maps cover have a radius; n_fitted_uncovered counts the fitted spaxels left "
+        "out for lack of lens coverage.",
     )
     for r in rows:
         log.info(

@@ -28,7 +28,7 @@ from scipy.ndimage import map_coordinates
 
 from ohmap.cosmology import COSMOLOGY
 from ohmap.errors import InputError
-from ohmap.io.hff import read_hff_maps
+from ohmap.io.hff import Z_LENS_TOLERANCE, read_hff_maps
 
 from .sky import pixel_scales_arcsec, tangent_plane_offsets
 
@@ -75,6 +75,35 @@ def distance_ratio(z_lens: float, z_source: float) -> float:
             "only sources with z_source > z_lens are lensed",
         )
     return _distance_ratio_cached(z_lens, z_source)
+
+
+def footprint_covers(wcs: WCS, shape, ra, dec):
+    """Whether sky positions fall on the pixel footprint of a map grid.
+
+    Parameters
+    ----------
+    wcs : astropy.wcs.WCS
+        Celestial WCS of the grid.
+    shape : tuple of int
+        ``(ny, nx)`` of the grid.
+    ra, dec : array_like
+        Positions in degrees (broadcast together).
+
+    Returns
+    -------
+    covered : numpy.ndarray of bool
+        True where ``-0.5 <= x <= nx - 0.5`` and likewise y (0-based pixel centres); a
+        position the projection cannot place (NaN pixel) is not covered.
+    x, y : numpy.ndarray
+        The 0-based pixel coordinates of the positions.
+    """
+    ra, dec = np.broadcast_arrays(np.asarray(ra, dtype=float), np.asarray(dec, dtype=float))
+    x, y = wcs.world_to_pixel_values(ra, dec)
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    ny, nx = shape
+    # NaN (e.g. a position on the far side of the sky for TAN) counts as outside.
+    inside = (x >= -0.5) & (x <= nx - 0.5) & (y >= -0.5) & (y <= ny - 0.5)
+    return inside, x, y
 
 
 def _as_output(value: np.ndarray):
@@ -143,14 +172,21 @@ class LensGrid:
         #: Arcsec per pixel along the x and y pixel axes.
         self.pixel_scales = pixel_scales_arcsec(wcs)
 
+    def covers(self, ra, dec):
+        """Whether sky positions (degrees) fall on the maps (see :func:`footprint_covers`).
+
+        Returns
+        -------
+        numpy.ndarray of bool or bool
+            Shape of the broadcast positions.
+        """
+        return _as_output(footprint_covers(self.wcs, self.shape, ra, dec)[0])
+
     def _pixels(self, ra, dec):
         """0-based pixel coordinates of sky positions, checked to fall on the maps."""
         ra, dec = np.broadcast_arrays(np.asarray(ra, dtype=float), np.asarray(dec, dtype=float))
-        x, y = self.wcs.world_to_pixel_values(ra, dec)
-        x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        inside, x, y = footprint_covers(self.wcs, self.shape, ra, dec)
         ny, nx = self.shape
-        # NaN (e.g. a position on the far side of the sky for TAN) counts as outside.
-        inside = (x >= -0.5) & (x <= nx - 0.5) & (y >= -0.5) & (y <= ny - 0.5)
         if not np.all(inside):
             bad = np.flatnonzero(~inside.ravel())
             i = bad[0]
@@ -169,6 +205,26 @@ class LensGrid:
         # Clamp the half-pixel border onto the edge pixels rather than extrapolating.
         coords = np.vstack([np.clip(y, 0, ny - 1).ravel(), np.clip(x, 0, nx - 1).ravel()])
         return map_coordinates(image, coords, order=1, mode="nearest").reshape(x.shape)
+
+
+def _lens_redshift(maps, z_lens, field: str) -> float:
+    """``z_lens``, else the maps' ``Z_LENS``; refused when they disagree or neither is known."""
+    path = maps.source_paths["alpha_x"]
+    if z_lens is not None and maps.z_lens is not None:
+        if abs(float(z_lens) - maps.z_lens) > Z_LENS_TOLERANCE:
+            raise InputError(
+                path,
+                f"Z_LENS = {maps.z_lens} in the header differs from {field} = {z_lens} by more "
+                f"than {Z_LENS_TOLERANCE}; which lens redshift is meant?",
+            )
+    z_lens = maps.z_lens if z_lens is None else z_lens
+    if z_lens is None:
+        raise InputError(
+            path,
+            "no lens redshift: the headers have no Z_LENS keyword and none was passed "
+            "(give z_lens explicitly)",
+        )
+    return z_lens
 
 
 class LensModel(LensGrid):
@@ -202,7 +258,11 @@ class LensModel(LensGrid):
 
     @classmethod
     def from_hff(
-        cls, prefix: str | os.PathLike, z_lens: float | None = None, name: str | None = None
+        cls,
+        prefix: str | os.PathLike,
+        z_lens: float | None = None,
+        name: str | None = None,
+        z_lens_field: str = "the z_lens argument",
     ) -> "LensModel":
         """Load an HFF-format lens model.
 
@@ -211,25 +271,22 @@ class LensModel(LensGrid):
         prefix : str or os.PathLike
             Path prefix of the four maps; see :func:`ohmap.io.hff.hff_paths`.
         z_lens : float, optional
-            Lens redshift; when omitted the ``Z_LENS`` header keyword is used.
+            Lens redshift (e.g. the configured one, :mod:`ohmap.gradients.lens_inputs`); when
+            omitted the ``Z_LENS`` header keyword is used.
         name : str, optional
             Model name; defaults to the last component of ``prefix``.
+        z_lens_field : str, optional
+            Where ``z_lens`` came from, named when it disagrees with the headers.
 
         Raises
         ------
         InputError
-            When a map cannot be used (see :func:`ohmap.io.hff.read_hff_maps`) or no lens
-            redshift is given and the headers carry none.
+            When a map cannot be used (see :func:`ohmap.io.hff.read_hff_maps`), no lens
+            redshift is given and the headers carry none, or ``z_lens`` differs from the
+            headers' ``Z_LENS`` by more than :data:`ohmap.io.hff.Z_LENS_TOLERANCE`.
         """
         maps = read_hff_maps(prefix)
-        if z_lens is None:
-            z_lens = maps.z_lens
-        if z_lens is None:
-            raise InputError(
-                maps.source_paths["alpha_x"],
-                "no lens redshift: the headers have no Z_LENS keyword and none was passed "
-                "(give z_lens explicitly)",
-            )
+        z_lens = _lens_redshift(maps, z_lens, z_lens_field)
         arrays = (maps.alpha_x, maps.alpha_y, maps.kappa, maps.gamma, maps.wcs)
         name = name or os.path.basename(os.fspath(prefix))
         return cls(*arrays, z_lens, name=name, source=prefix)

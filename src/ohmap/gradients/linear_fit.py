@@ -13,8 +13,8 @@ from scipy.optimize import brentq
 from scipy.special import ndtr, ndtri
 
 from ohmap.inference.samplers.emcee_engine import sample_emcee
-from ohmap.streams import object_stream
 from ohmap.inference.settings import SamplerSettings
+from ohmap.streams import object_stream
 
 #: Percentiles reported for every fitted quantity.
 PERCENTILES = (16.0, 50.0, 84.0)

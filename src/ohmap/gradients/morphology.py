@@ -42,9 +42,10 @@ from scipy.optimize import least_squares
 from ohmap.errors import InputError
 from ohmap.inference.nebular import kpc_per_arcsec
 
+from .coverage import covered_stamp_offsets
 from .lensing import LensModel
 from .sky import tangent_plane_to_sky
-from .source_plane import reference_source_position, stamp_source_offsets
+from .source_plane import pixel_jacobians, reference_source_position
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,8 @@ class SourceMorphology:
         Names used in files and messages.
     n_pixels : int
         Number of image pixels used in the fit.
+    n_uncovered : int
+        Selected pixels left out because the lens-model maps do not cover them.
     reduced_chi2 : float
         Weighted sum of squared residuals over (n_pixels - 6), in units of the peak-normalised
         map (a goodness-of-fit figure: the map carries no per-pixel errors).
@@ -113,6 +116,7 @@ class SourceMorphology:
     galaxy: str = ""
     lens_model: str = ""
     n_pixels: int = 0
+    n_uncovered: int = 0
     reduced_chi2: float = math.nan
     threshold: float = math.nan
 
@@ -326,16 +330,6 @@ def _derived_errors(p, cov_p):
     return np.sqrt(np.clip(var, 0.0, None))
 
 
-def _pixel_jacobians(dx, dy):
-    """Source-plane displacement per image pixel step: (ny, nx, 2, 2), columns = x and y steps."""
-    ddx_dy, ddx_dx = np.gradient(dx)
-    ddy_dy, ddy_dx = np.gradient(dy)
-    jac = np.empty(dx.shape + (2, 2))
-    jac[..., 0, 0], jac[..., 0, 1] = ddx_dx, ddx_dy
-    jac[..., 1, 0], jac[..., 1, 1] = ddy_dx, ddy_dy
-    return jac
-
-
 def fit_source_morphology(
     mass_map,
     wcs: WCS,
@@ -368,9 +362,10 @@ def fit_source_morphology(
 
     Pixel selection: finite, positive pixels above ``threshold`` times the galaxy's peak that
     are 8-connected to the galaxy's peak (see :func:`select_galaxy_pixels`); pixels where
-    ``|mu|`` is not finite (on a critical curve) are dropped. Both parities of a fold arc that
-    straddles a critical curve are kept: they image the same source region, so each point is
-    counted twice and the weighting stays uniform over it.
+    ``|mu|`` is not finite (on a critical curve) are dropped, and so are pixels off the
+    lens-model maps (or, with ``pixel_integration``, next to their edge). Both parities of a
+    fold arc that straddles a critical curve are kept: they image the same source region, so
+    each point is counted twice and the weighting stays uniform over it.
 
     The model value of a pixel is the Gaussian averaged over the pixel's source-plane
     footprint: with ``pixel_integration`` the footprint (the image pixel mapped through the
@@ -392,7 +387,7 @@ def fit_source_morphology(
     wcs : astropy.wcs.WCS
         Celestial WCS of ``mass_map``.
     lens : ohmap.gradients.lensing.LensModel
-        Lens model; every pixel must fall on its maps.
+        Lens model; ``ra0``, ``dec0`` and at least half the selected pixels must be on its maps.
     z_source : float
         Source redshift.
     ra0, dec0 : float
@@ -434,7 +429,8 @@ def fit_source_morphology(
     ------
     InputError
         Naming ``source`` (or ``galaxy``) when the map has no usable pixel, the galaxy
-        position is off the stamp's islands, fewer than 7 pixels remain, or the fit fails.
+        position is off the stamp's islands or the lens maps, fewer than half the selected
+        pixels are on the lens maps, fewer than 7 pixels remain, or the fit fails.
     """
     where = os.fspath(source) if source is not None else (f"galaxy {galaxy}" if galaxy else None)
     image = np.asarray(mass_map, dtype=float)
@@ -444,7 +440,9 @@ def fit_source_morphology(
     xg, yg = (float(v) for v in wcs.world_to_pixel_values(float(ra0), float(dec0)))
     mask = select_galaxy_pixels(image, xg, yg, threshold=threshold, where=where)
 
-    dx, dy, mu = stamp_source_offsets(lens, wcs, image.shape, z_source, ra0, dec0)
+    footprints = pixel_integration or psf_fwhm_arcsec > 0
+    traced = covered_stamp_offsets(lens, wcs, z_source, ra0, dec0, mask, footprints, where)
+    dx, dy, mu, mask, n_uncovered = traced
     mask &= np.isfinite(mu) & np.isfinite(dx) & np.isfinite(dy)
     n = int(mask.sum())
     if n < 7:
@@ -464,7 +462,8 @@ def fit_source_morphology(
     res = _fit_gaussian(data, w, sx, sy, extra, where)
     p = res.x
     red, cov_p = _scaled_covariance(res, n, pixels_per_beam)
-    m = _morphology(p, cov_p, red, n, peak, lens, z_source, ra0, dec0, galaxy, threshold)
+    counts = (n, n_uncovered)
+    m = _morphology(p, cov_p, red, counts, peak, lens, z_source, ra0, dec0, galaxy, threshold)
     log.info(
         "galaxy %s (lens model %s): centre (%+.3f, %+.3f) arcsec E, N of the traced position; "
         "q = %.2f +- %.2f; major axis %.1f +- %.1f deg E of N; inclination %.1f deg; %d pixels",
@@ -482,8 +481,9 @@ def fit_source_morphology(
     return m
 
 
-def _morphology(p, cov_p, red, n, peak, lens, z_source, ra0, dec0, galaxy, threshold):
-    """The fitted parameters and their covariance as a :class:`SourceMorphology`."""
+def _morphology(p, cov_p, red, counts, peak, lens, z_source, ra0, dec0, galaxy, threshold):
+    """The fitted parameters and their covariance as a :class:`SourceMorphology`; ``counts``
+    is (pixels used, selected pixels off the lens maps)."""
     perr = np.sqrt(np.clip(np.diag(cov_p), 0.0, None))
     major, minor, q, pa, inc = _derived(p)
     dmajor, dminor, dq, dpa, dinc = _derived_errors(p, cov_p)
@@ -510,7 +510,8 @@ def _morphology(p, cov_p, red, n, peak, lens, z_source, ra0, dec0, galaxy, thres
         dec0=float(dec0),
         galaxy="" if galaxy is None else str(galaxy),
         lens_model=str(lens.name),
-        n_pixels=n,
+        n_pixels=counts[0],
+        n_uncovered=counts[1],
         reduced_chi2=red,
         threshold=float(threshold),
     )
@@ -539,7 +540,7 @@ def _footprint_moments(dx, dy, mask, wcs, pixel_integration: bool, psf_fwhm_arcs
     mapped through the local lens Jacobian: what the model Gaussian is averaged over."""
     extra = np.zeros((int(mask.sum()), 2, 2))
     if pixel_integration or psf_fwhm_arcsec > 0:
-        jac = _pixel_jacobians(dx, dy)[mask]  # arcsec (source) per image pixel
+        jac = pixel_jacobians(dx, dy)[mask]  # arcsec (source) per image pixel
         var_pix = 1.0 / 12.0 if pixel_integration else 0.0
         scale = float(np.mean(proj_plane_pixel_scales(wcs) * 3600.0))
         var_psf = (float(psf_fwhm_arcsec) / _FWHM_PER_SIGMA / scale) ** 2

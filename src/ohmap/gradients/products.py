@@ -50,6 +50,7 @@ _COLUMNS = {
     "ra0": ("ra0", u.deg, "image-plane RA of the reference point"),
     "dec0": ("dec0", u.deg, "image-plane Dec of the reference point"),
     "n_pixels": ("n_pixels", None, "image pixels used in the fit"),
+    "n_uncovered": ("n_uncovered", None, "selected pixels left out: off the lens-model maps"),
     "reduced_chi2": (
         "reduced_chi2",
         u.dimensionless_unscaled,
@@ -57,6 +58,8 @@ _COLUMNS = {
     ),
     "threshold": ("threshold", u.dimensionless_unscaled, "fraction of the peak used"),
 }
+
+_INTEGER_COLUMNS = ("n_pixels", "n_uncovered")
 
 
 def write_morphology(
@@ -86,7 +89,7 @@ def write_morphology(
         value = getattr(morphology, attr)
         if name.startswith("amplitude") and amplitude_unit:
             unit = u.Unit(amplitude_unit)
-        table[name] = [int(value)] if name == "n_pixels" else [float(value)]
+        table[name] = [int(value)] if name in _INTEGER_COLUMNS else [float(value)]
         if unit is not None:
             table[name].unit = unit
         table[name].description = what
@@ -129,7 +132,7 @@ def read_morphology(path) -> SourceMorphology:
     values = {}
     for col, (attr, _, _) in _COLUMNS.items():
         if attr in names and col in table.colnames:
-            values[attr] = int(row[col]) if attr == "n_pixels" else float(row[col])
+            values[attr] = int(row[col]) if col in _INTEGER_COLUMNS else float(row[col])
     missing = {"x0", "y0", "sigma_major", "sigma_minor", "pa_deg"} - set(values)
     if missing:
         raise InputError(path, f"missing column(s) {sorted(missing)}")
@@ -141,7 +144,9 @@ def read_morphology(path) -> SourceMorphology:
     return SourceMorphology(**values)
 
 
-def write_radius_map(path, radius, source_x, source_y, header_cards: dict | None = None):
+def write_radius_map(
+    path, radius, source_x, source_y, header_cards: dict | None = None, covered=None
+):
     """Write a deprojected-radius map and its source-plane offsets as FITS, atomically.
 
     Parameters
@@ -149,20 +154,42 @@ def write_radius_map(path, radius, source_x, source_y, header_cards: dict | None
     path : path-like
         Output file.
     radius : array_like
-        Deprojected radius, proper kpc (extension ``RADIUS``, BUNIT kpc).
+        Deprojected radius, proper kpc (extension ``RADIUS``, BUNIT kpc); NaN exactly where
+        not ``covered``.
     source_x, source_y : array_like
         Source-plane offsets, arcsec east and north (extensions ``SRC_DX``, ``SRC_DY``).
     header_cards : dict, optional
         Primary-header cards, keyword -> value or (value, comment) (e.g. the frame's
         ``FRAMEPA``, ``PIXSCALE``, and :meth:`~ohmap.gradients.morphology.SourceMorphology.header_cards`).
+    covered : array_like of bool, optional
+        The pixels the lens-model maps cover (extension ``COVERED``, uint8 1/0); default
+        where the radius is finite. The primary header's ``NUNCOV`` counts the others.
 
     Returns
     -------
     pathlib.Path
+
+    Raises
+    ------
+    InputError
+        If the radius is not finite at a covered pixel, or finite at an uncovered one.
     """
+    radius = np.asarray(radius, dtype=np.float64)
+    covered = np.isfinite(radius) if covered is None else np.asarray(covered, dtype=bool)
+    if covered.shape != radius.shape or np.any(np.isfinite(radius) != covered):
+        raise InputError(
+            path, "the radius must be finite exactly at the pixels the lens maps cover"
+        )
     primary = fits.PrimaryHDU()
     for key, value in (header_cards or {}).items():
         primary.header[key] = value
+    n_uncovered = int(np.count_nonzero(~covered))
+    primary.header["NUNCOV"] = (n_uncovered, "pixels off the lens maps: no radius")
+    if n_uncovered:
+        primary.header["COMMENT"] = (
+            f"{n_uncovered} of {covered.size} pixels lie (partly) outside the lens-model maps: "
+            "they cannot be ray-traced, so RADIUS, SRC_DX, SRC_DY are NaN and COVERED is 0 there."
+        )
     hdus = [primary]
     for name, data, unit, what in (
         ("RADIUS", radius, "kpc", "deprojected galactocentric radius (disk plane)"),
@@ -173,11 +200,17 @@ def write_radius_map(path, radius, source_x, source_y, header_cards: dict | None
         h.header["BUNIT"] = unit
         h.header["CONTENT"] = what
         hdus.append(h)
+    h = fits.ImageHDU(covered.astype(np.uint8), name="COVERED")
+    h.header["CONTENT"] = "1 where the lens-model maps cover the pixel (it has a radius), else 0"
+    hdus.append(h)
     return write_fits_atomic(fits.HDUList(hdus), path)
 
 
 def read_radius_map(path) -> RadiusMap:
     """Read a file written by :func:`write_radius_map`.
+
+    Files without a ``COVERED`` extension (written before it existed) are taken to be covered
+    where their radius is finite.
 
     Raises
     ------
@@ -194,11 +227,17 @@ def read_radius_map(path) -> RadiusMap:
             radius, sdx, sdy = (
                 np.array(hdul[e].data, dtype=float) for e in ("RADIUS", "SRC_DX", "SRC_DY")
             )
+            covered = (
+                np.array(hdul["COVERED"].data) != 0 if "COVERED" in names else np.isfinite(radius)
+            )
     except OSError as exc:
         raise InputError(path, f"cannot read the radius map: {exc}") from exc
-    if not (radius.shape == sdx.shape == sdy.shape):
-        raise InputError(path, f"extension shapes differ: {radius.shape}, {sdx.shape}, {sdy.shape}")
-    return RadiusMap(radius, sdx, sdy, header)
+    if not (radius.shape == sdx.shape == sdy.shape == covered.shape):
+        raise InputError(
+            path,
+            f"extension shapes differ: {radius.shape}, {sdx.shape}, {sdy.shape}, {covered.shape}",
+        )
+    return RadiusMap(radius, sdx, sdy, header, covered & np.isfinite(radius))
 
 
 def read_mass_map(path):

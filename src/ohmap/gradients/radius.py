@@ -13,11 +13,13 @@ from typing import NamedTuple
 import numpy as np
 from astropy.io import fits
 
+from ohmap.errors import InputError
 from ohmap.inference.nebular import kpc_per_arcsec
 
+from .coverage import MIN_COVERED_FRACTION, check_frame_coverage
 from .lensing import LensModel
 from .morphology import SourceMorphology
-from .source_plane import frame_source_offsets
+from .source_plane import frame_coverage, frame_source_offsets
 
 log = logging.getLogger(__name__)
 
@@ -28,18 +30,29 @@ class RadiusMap(NamedTuple):
     Attributes
     ----------
     radius_kpc : numpy.ndarray
-        Deprojected galactocentric radius, proper kpc.
+        Deprojected galactocentric radius, proper kpc; NaN exactly where not ``covered``.
     source_dx, source_dy : numpy.ndarray
         Source-plane offsets of the pixel centres, arcsec east and north of the reference
-        point's source-plane position.
+        point's source-plane position; NaN where not ``covered``.
     header : astropy.io.fits.Header or None
         Primary header (when read from a file).
+    covered : numpy.ndarray of bool or None
+        The pixels the lens-model maps cover (all of each pixel's sub-positions); the others
+        have no radius. None only for maps built without it (all finite radii covered).
     """
 
     radius_kpc: np.ndarray
     source_dx: np.ndarray
     source_dy: np.ndarray
     header: fits.Header | None = None
+    covered: np.ndarray | None = None
+
+    @property
+    def n_uncovered(self) -> int:
+        """Number of pixels without a radius because the lens-model maps do not reach them."""
+        if self.covered is None:
+            return int(np.count_nonzero(~np.isfinite(self.radius_kpc)))
+        return int(np.count_nonzero(~np.asarray(self.covered, dtype=bool)))
 
 
 def deprojected_radius(dx, dy, morphology: SourceMorphology, z_source: float | None = None):
@@ -81,8 +94,10 @@ def radius_map(
     shape,
     morphology: SourceMorphology,
     supersample: int = 1,
+    min_covered_fraction: float = MIN_COVERED_FRACTION,
 ) -> RadiusMap:
-    """Deprojected radius (kpc) of every pixel of a map frame centred on (ra0, dec0).
+    """Deprojected radius (kpc) of every pixel of a map frame centred on (ra0, dec0) that the
+    lens-model maps cover.
 
     Parameters
     ----------
@@ -97,36 +112,40 @@ def radius_map(
         Average the radius over ``supersample x supersample`` sub-pixels of each pixel (the
         mean radius of the area a pixel covers, rather than the radius at its centre; they
         differ only within a pixel or so of the centre). Default 1.
+    min_covered_fraction : float, optional
+        Least fraction of the frame's pixels the lens-model maps must cover (default
+        :data:`~ohmap.gradients.coverage.MIN_COVERED_FRACTION`).
 
     Returns
     -------
     RadiusMap
         ``radius_kpc`` (proper kpc) and the offsets ``source_dx``, ``source_dy`` (arcsec) of
-        the pixel centres, shape ``shape``.
+        the pixel centres, shape ``shape``, and the ``covered`` mask: pixels (any of whose
+        sub-positions) off the lens-model maps have no radius (NaN) and ``covered`` False.
+
+    Raises
+    ------
+    InputError
+        When the frame centre (``ra0``, ``dec0``) is off the lens-model maps or they cover
+        less than ``min_covered_fraction`` of the frame, saying the extent needed.
     """
     if np.isfinite(morphology.ra_ref) and np.isfinite(morphology.dec_ref):
         ref = (morphology.ra_ref, morphology.dec_ref)
     else:
         ref = None
-    dx, dy = frame_source_offsets(
-        lens, z_source, ra0, dec0, frame_pa_x_deg, pixel_arcsec, shape, source_reference=ref
-    )
+    frame = (ra0, dec0, frame_pa_x_deg, pixel_arcsec, shape)
+    covered = frame_coverage(lens, *frame, supersample=max(int(supersample), 1))
+    check_frame_coverage(lens, covered, ra0, dec0, pixel_arcsec, min_covered_fraction)
+    dx, dy = frame_source_offsets(lens, z_source, *frame, source_reference=ref, only_covered=True)
     if int(supersample) > 1:
         sdx, sdy = frame_source_offsets(
-            lens,
-            z_source,
-            ra0,
-            dec0,
-            frame_pa_x_deg,
-            pixel_arcsec,
-            shape,
-            source_reference=ref,
-            supersample=supersample,
+            lens, z_source, *frame, source_reference=ref, supersample=supersample, only_covered=True
         )
         radius = deprojected_radius(sdx, sdy, morphology, z_source).mean(axis=-1)
     else:
         radius = deprojected_radius(dx, dy, morphology, z_source)
-    return RadiusMap(np.asarray(radius, float), dx, dy)
+    radius, dx, dy = (np.where(covered, np.asarray(v, float), np.nan) for v in (radius, dx, dy))
+    return RadiusMap(radius, dx, dy, None, covered)
 
 
 def stacked_map_radii(lens, morphology, galaxy: dict, header, shape, bin_pixels: int) -> dict:
@@ -160,17 +179,22 @@ def stacked_map_radii(lens, morphology, galaxy: dict, header, shape, bin_pixels:
         ("pixels", pixel, shape),
         ("spaxels", pixel * bin_pixels, (shape[0] // bin_pixels, shape[1] // bin_pixels)),
     ):
-        radius = radius_map(
-            lens,
-            z,
-            galaxy["ra_deg"],
-            galaxy["dec_deg"],
-            frame_pa,
-            scale,
-            grid,
-            morphology,
-            supersample=bin_pixels if kind == "spaxels" else 1,
-        )
+        try:
+            radius = radius_map(
+                lens,
+                z,
+                galaxy["ra_deg"],
+                galaxy["dec_deg"],
+                frame_pa,
+                scale,
+                grid,
+                morphology,
+                supersample=bin_pixels if kind == "spaxels" else 1,
+            )
+        except InputError as error:
+            raise InputError(
+                error.source, f"galaxy {gid}, radius map on its {kind}: {error.problem}"
+            ) from None
         cards = {
             "OBJECT": (gid, "galaxy id"),
             "REDSHIFT": (z, "catalogue redshift"),
@@ -186,7 +210,17 @@ def stacked_map_radii(lens, morphology, galaxy: dict, header, shape, bin_pixels:
             grid[0],
             grid[1],
             scale,
-            float(radius.radius_kpc.min()),
-            float(radius.radius_kpc.max()),
+            float(np.nanmin(radius.radius_kpc)),
+            float(np.nanmax(radius.radius_kpc)),
         )
+        if radius.n_uncovered:
+            log.warning(
+                "galaxy %s: %d of %d %s of the radius map lie (partly) outside the maps of "
+                "lens model %s: they get no radius (RADIUS NaN, COVERED 0, header NUNCOV)",
+                gid,
+                radius.n_uncovered,
+                radius.radius_kpc.size,
+                kind,
+                galaxy["lens_model"],
+            )
     return out

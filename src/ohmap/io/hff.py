@@ -45,6 +45,9 @@ _CONTENT = {
     "gamma": "shear magnitude |gamma|, D_ls/D_s=1",
 }
 
+#: Largest disagreement allowed between a configured lens redshift and a map's ``Z_LENS``.
+Z_LENS_TOLERANCE = 1e-3
+
 #: Largest allowed disagreement between the WCS of the four maps, in units of the pixel scale.
 #: Loose enough for header round-off, tight enough to catch a map regridded or shifted.
 _WCS_TOLERANCE_PIXELS = 1e-3
@@ -298,3 +301,92 @@ def read_hff_maps(prefix: str | os.PathLike) -> HFFMaps:
         z_lens=z_lens,
         source_paths=paths,
     )
+
+
+def _image_headers(path: Path):
+    """Headers of the image HDUs of ``path``, in order, read without their data."""
+    try:
+        with fits.open(path, memmap=True, lazy_load_hdus=True) as hdul:
+            return [
+                hdu.header.copy()
+                for hdu in hdul
+                if isinstance(hdu, (fits.PrimaryHDU, fits.ImageHDU))
+            ]
+    except OSError as exc:
+        raise InputError(path, f"cannot be read as FITS ({exc})") from exc
+
+
+def read_hff_z_lens(prefix: str | os.PathLike) -> tuple[float | None, Path | None]:
+    """``Z_LENS`` from the headers of the maps of an HFF lens model, without reading the maps.
+
+    Only the maps that exist are looked at (the caller decides what a missing one means).
+
+    Parameters
+    ----------
+    prefix : str or os.PathLike
+        Everything before ``_<suffix>.fits``; see :func:`hff_paths`.
+
+    Returns
+    -------
+    z_lens : float or None
+        The lens redshift the headers carry; None when no header carries ``Z_LENS``.
+    path : pathlib.Path or None
+        The first file carrying it (the x-deflection map when that does).
+
+    Raises
+    ------
+    InputError
+        Naming the file when a header cannot be read, its ``Z_LENS`` is not a number, or two
+        maps disagree on it.
+    """
+    found: dict[Path, float] = {}
+    for path in hff_paths(prefix).values():
+        if not path.is_file():
+            continue
+        for header in _image_headers(path):
+            if "Z_LENS" in header:
+                try:
+                    found[path] = float(header["Z_LENS"])
+                except (TypeError, ValueError) as exc:
+                    raise InputError(
+                        path, f"Z_LENS = {header['Z_LENS']!r} is not a number"
+                    ) from exc
+                break
+    if not found:
+        return None, None
+    first, z_lens = next(iter(found.items()))
+    for path, value in found.items():
+        if value != z_lens:
+            raise InputError(
+                path, f"Z_LENS = {value} differs from Z_LENS = {z_lens} of {first.name}"
+            )
+    return z_lens, first
+
+
+def read_hff_footprint(prefix: str | os.PathLike) -> tuple[WCS, tuple[int, int]]:
+    """Celestial WCS and shape ``(ny, nx)`` of an HFF lens model, from the x-deflection map's
+    header alone (cheap: no map is read).
+
+    Parameters
+    ----------
+    prefix : str or os.PathLike
+        Everything before ``_<suffix>.fits``; see :func:`hff_paths`.
+
+    Returns
+    -------
+    wcs : astropy.wcs.WCS
+    shape : tuple of int
+
+    Raises
+    ------
+    InputError
+        Naming the file when it is missing, has no 2D image HDU or no celestial WCS.
+    """
+    path = hff_paths(prefix)["alpha_x"]
+    if not path.is_file():
+        raise InputError(path, "alpha_x map file is missing")
+    for header in _image_headers(path):
+        if header.get("NAXIS") == 2:
+            shape = (int(header["NAXIS2"]), int(header["NAXIS1"]))
+            return _celestial_wcs(path, header), shape
+    raise InputError(path, "alpha_x map file holds no 2D image")
