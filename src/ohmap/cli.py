@@ -1,6 +1,7 @@
 """Command-line tool.
 
-* ``ohmap validate`` checks a configuration and its sample sheet;
+* ``ohmap validate`` checks a configuration, its sample sheet and every input file they name;
+* ``ohmap init DATA_DIR`` writes a sample sheet and a configuration for a folder of data;
 * ``ohmap fit-fluxes TABLE --out RESULT`` fits users' own line fluxes (docs/fit_fluxes.md).
 """
 
@@ -17,7 +18,6 @@ import numpy as np
 import yaml
 
 from ohmap import __version__
-from ohmap.config import check_samples, load_samples, validate_config
 from ohmap.errors import InputError
 from ohmap.inference.model import LineFluxModel
 from ohmap.inference.settings import (
@@ -41,18 +41,70 @@ log = logging.getLogger("ohmap.cli")
 
 
 def _validate(args) -> int:
+    from ohmap.inputs.checks import check_configuration, check_input_files
+
     config_path = Path(args.config)
     if not config_path.is_file():
         raise InputError(config_path, "configuration file not found")
-    config = yaml.safe_load(config_path.read_text())
-    base = yaml.safe_load(Path(args.base).read_text()) if args.base else {}
+    config = _read_yaml(config_path)
+    base = _read_yaml(Path(args.base)) if args.base else {}
     merged = _merge(base, config)
     schemas = Path(args.schemas)
-    validate_config(merged, schemas / "config.schema.yaml", config_path)
-    samples = load_samples(merged["samples"], schemas / "galaxies.schema.yaml")
-    check_samples(samples, merged, merged["samples"])
+    samples = check_configuration(
+        merged, config_path, schemas / "config.schema.yaml", schemas / "galaxies.schema.yaml"
+    )
+    report = check_input_files(samples, merged, merged["samples"])
+    for note in report.notes:
+        print(f"note: {note}")
+    for warning in report.warnings:
+        print(f"warning: {warning}")
+    report.raise_for_problems(config_path)
     print(f"{config_path}: valid; {len(samples)} galaxies in {merged['samples']}")
     return 0
+
+
+def _init(args) -> int:
+    from ohmap.inputs.project import build_project, write_project
+    from ohmap.inputs.scan import scan_data_dir
+
+    data_dir = Path(args.data_dir)
+    out = Path(args.out) if args.out else Path("config") / data_dir.resolve().name
+    config_path, sheet_path = out / "config.yaml", out / "galaxies.tsv"
+    scan = scan_data_dir(data_dir, calibration_dir=args.calibration_dir)
+    project = build_project(scan, sheet_path, reference_pa=args.reference_pa)
+    write_project(project, config_path, sheet_path, data_dir, force=args.force)
+    n_files = sum(len(g.observations) for g in scan.galaxies.values())
+    print(
+        f"{data_dir}: {len(scan.galaxies)} galaxies, {n_files} PA-grism spectra, "
+        f"{len(scan.lenses)} lens model(s), {sum(map(len, scan.images.values()))} image(s)"
+        + (f", catalogue {scan.catalogue_path}" if scan.catalogue_path else "")
+    )
+    for title, items in (
+        ("refused", scan.refused),
+        ("assumed", project.assumed),
+        ("MISSING", project.missing),
+    ):
+        for item in items:
+            print(f"{title}: {item}")
+    print(f"wrote {config_path} and {sheet_path}")
+    base = Path("config") / "config.yaml"
+    print(
+        f"next: ohmap validate {config_path} --base {base}; then "
+        f"snakemake --cores all --configfile {config_path}"
+    )
+    return 0
+
+
+def _read_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise InputError(path, "configuration file not found")
+    try:
+        content = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise InputError(path, f"not valid YAML: {exc}") from exc
+    if not isinstance(content, dict):
+        raise InputError(path, "a configuration must be a mapping of sections")
+    return content
 
 
 def _merge(base: dict, update: dict) -> dict:
@@ -436,6 +488,31 @@ def main(argv=None) -> int:
     )
     check.add_argument("--schemas", default=str(SCHEMAS), help="folder with the JSON schemas")
     check.set_defaults(func=_validate)
+    init = sub.add_parser(
+        "init",
+        help="write a sample sheet and a configuration for a folder of data",
+        description="Scan DATA_DIR (recursively) for GLASS *.2D.fits, grizli *.stack.fits and "
+        "*.beams.fits, HFF lens maps, stellar-mass maps, direct images, segmentation maps and a "
+        "catalogue of redshifts and masses; write OUT/config.yaml and OUT/galaxies.tsv with the "
+        "observations, PA labels, z_lens and exposure times the files give, and print what "
+        "was assumed and what is missing (docs/inputs.md).",
+    )
+    init.add_argument("data_dir", metavar="DATA_DIR")
+    init.add_argument(
+        "--out", metavar="OUT", help="folder to write to (default config/<DATA_DIR name>)"
+    )
+    init.add_argument(
+        "--calibration-dir",
+        metavar="PATH",
+        help="aXe configuration folder (default: a folder below DATA_DIR with *.conf files)",
+    )
+    init.add_argument(
+        "--reference-pa",
+        metavar="PA",
+        help="three-digit PA label every map is aligned to (default: the PA most galaxies have)",
+    )
+    init.add_argument("--force", action="store_true", help="overwrite existing files")
+    init.set_defaults(func=_init)
     _add_fit_fluxes(sub)
     args = parser.parse_args(argv)
     try:

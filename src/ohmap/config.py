@@ -222,26 +222,41 @@ def inference_settings(config: dict, source="configuration") -> dict:
 def check_samples(samples: pd.DataFrame, config: dict, source) -> None:
     """Consistency checks the schema cannot express.
 
-    * every galaxy's lens model is configured;
+    * every galaxy's lens model is configured, has a lens redshift (its own ``z_lens``, else
+      ``lens.z_lens``, else the maps' ``Z_LENS``, consistent with one another) and, unless the
+      mock writes them, its maps;
+    * every galaxy lies behind its lens model's lens;
     * every PA-grism pair a galaxy lists is in ``config['observations']``;
     * a glass path template has ``{pa}`` and ``{grism}``;
     * at least one mapped line falls in the usable range of a grism the galaxy is observed with.
     """
+    from ohmap.gradients.lens_inputs import lens_model_inputs
+
     configured = {(o["pa"], o["grism"]) for o in config["observations"]}
     models = config["lens"]["models"]
-    for gid, row in samples.iterrows():
-        where = f"galaxy {gid}"
+    lensed = samples[samples["lens_model"].notna()]
+    for gid, row in lensed.iterrows():
         if row["lens_model"] not in models:
             raise InputError(
                 source,
-                f"{where}, field 'lens_model': no lens model named {row['lens_model']!r} under "
-                f"lens.models in the configuration (known: {', '.join(models)})",
+                f"galaxy {gid}, field 'lens_model': no lens model named {row['lens_model']!r} "
+                f"under lens.models in the configuration (known: {', '.join(models)})",
             )
-        if row["redshift"] <= config["lens"]["z_lens"]:
+    # Mock lens maps are written by the workflow, so they may not exist yet.
+    lenses = lens_model_inputs(
+        config,
+        "the configuration",
+        names=lensed["lens_model"],
+        maps_exist_required=not (config.get("mock") or {}).get("enabled", False),
+    )
+    for gid, row in samples.iterrows():
+        where = f"galaxy {gid}"
+        lens = lenses.get(row["lens_model"])
+        if lens is not None and lens.z_lens is not None and row["redshift"] <= lens.z_lens:
             raise InputError(
                 source,
                 f"{where}, field 'redshift': z = {row['redshift']} is not behind the lens "
-                f"(z_lens = {config['lens']['z_lens']})",
+                f"(z_lens = {lens.z_lens} of lens model {lens.name}, from {lens.z_lens_source})",
             )
         pairs = galaxy_observations(row, config)
         for pa, grism in pairs:
@@ -270,6 +285,56 @@ def check_samples(samples: pd.DataFrame, config: dict, source) -> None:
                 f"{where}, field 'redshift': at z = {row['redshift']} none of the lines "
                 f"{', '.join(MAP_LINES)} falls in the usable grism range ({ranges})",
             )
+
+
+MASS_COLUMNS = ("log_mstar", "log_mstar_err_lo", "log_mstar_err_hi")
+
+
+def galaxy_masses(row) -> list[float] | None:
+    """``[log_mstar, error below, error above]`` (log10 Msun, dex) of a sample-sheet row.
+
+    None when the sheet gives no mass (the galaxy then takes no part in the sample-level
+    science); a missing error is 0 dex (:func:`stage_messages` says so).
+    """
+    if row.get("log_mstar") is None:
+        return None
+    return [float(row["log_mstar"])] + [
+        0.0 if row.get(c) is None else float(row[c]) for c in MASS_COLUMNS[1:]
+    ]
+
+
+def stage_messages(samples: pd.DataFrame, config: dict) -> list[str]:
+    """What the sample sheet leaves out, and which stages are skipped for it, one sentence each
+    (logged when the workflow starts and printed by ``ohmap validate``)."""
+
+    def ids(mask):
+        return [str(gid) for gid, keep in zip(samples.index, mask) if keep]
+
+    messages = []
+    for column, what in (("lens_model", "lens model"), ("mass_map", "stellar-mass map")):
+        missing = ids(samples[column].isna())
+        if missing:
+            messages.append(
+                f"no {what} ({column}) for galaxy {', '.join(missing)}: no source-plane "
+                "morphology, radii, gradient or BPT figure"
+                + ("; the SFR is not corrected for lensing" if column == "lens_model" else "")
+            )
+    no_mass = ids(samples["log_mstar"].isna())
+    if no_mass:
+        messages.append(
+            f"no log_mstar for galaxy {', '.join(no_mass)}: left out of the sample-level science "
+            "(AGN screening, Table 2, SFR-mass, MZR, FMR offsets, gradient trends)"
+        )
+    no_error = ids(
+        samples["log_mstar"].notna()
+        & (samples["log_mstar_err_lo"].isna() | samples["log_mstar_err_hi"].isna())
+    )
+    if no_error:
+        messages.append(
+            f"no log_mstar_err_lo/hi for galaxy {', '.join(no_error)}: a missing mass error is "
+            "taken as 0 dex"
+        )
+    return messages
 
 
 def spectrum_path(row, pa: str, grism: str) -> str:

@@ -54,8 +54,8 @@ def test_bad_number_names_file_row_and_field(tmp_path):
 
 
 def test_missing_required_value(tmp_path):
-    path = _sheet(tmp_path, edit_row=lambda c: c.update(lens_model=""))
-    with pytest.raises(InputError, match=r"row 2 .*'lens_model' is a required property"):
+    path = _sheet(tmp_path, edit_row=lambda c: c.update(spectra=""))
+    with pytest.raises(InputError, match=r"row 2 .*'spectra' is a required property"):
         load_samples(path, GALAXY_SCHEMA)
 
 
@@ -122,7 +122,7 @@ def test_unconfigured_observation_and_bad_template(tmp_path, config):
         (lambda c: c["observations"][0].update(grism="G800L"), "observations.0.grism"),
         (lambda c: c["observations"][1].update(pa="32"), "observations.1.pa"),
         (lambda c: c["mock"].update(seed=-1), "mock.seed"),
-        (lambda c: c["lens"].pop("z_lens"), "lens"),
+        (lambda c: c["lens"].pop("models"), "lens"),
         (lambda c: c.update(reference_pa=119), "reference_pa"),
         (lambda c: c.update(threads=8), "Additional properties"),
     ],

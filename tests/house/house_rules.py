@@ -7,8 +7,8 @@ The layers, in the order data flow through the chain (docs/house.md):
 2. the stages, each a subpackage: ``spectra``, ``linemaps``, ``inference``, ``gradients``,
    ``sample``;
 3. ``mock`` (the chain run forwards) and ``report`` (figures), neither importing the other;
-4. the front door: ``config`` (the configuration checked and turned into settings), then
-   ``cli``.
+4. the front door: ``config`` (the configuration checked and turned into settings), ``inputs``
+   (every input file checked; a data folder scanned for ``ohmap init``), then ``cli``.
 
 A module may import modules of lower layers and of its own subpackage; within a subpackage, and
 among the basics, the imports must not form a circle.
@@ -38,7 +38,8 @@ LAYERS = {
     "mock": 7,
     "report": 7,
     "config": 8,
-    "cli": 9,
+    "inputs": 9,
+    "cli": 10,
 }
 
 

@@ -14,9 +14,9 @@ from ohmap.inference.fitting import fit_fluxes
 from ohmap.inference.model import LineFluxModel
 from ohmap.inference.samplers.autocorr import integrated_time
 from ohmap.inference.samplers.batched import sample_batched
-from ohmap.streams import object_stream
 from ohmap.inference.settings import SamplerSettings
 from ohmap.lines import FIT_LINES
+from ohmap.streams import object_stream
 
 
 def ar1_chain(rng, rho, n_steps, n_walkers, ndim, burn=2000):

@@ -2,35 +2,52 @@
 
 import os
 
+from snakemake.logging import logger
+
 from ohmap.config import (
-    check_samples,
+    galaxy_masses,
     galaxy_observations,
     inference_settings,
-    linemap_settings,
-    load_samples,
     reference_observation,
     spectrum_path,
-    validate_config,
 )
 from ohmap.errors import InputError
+from ohmap.inputs.checks import check_configuration, check_input_files
 
 # ohmap validates with its own functions (not snakemake.utils.validate) so that a bad value is
-# reported with the file, the row and the field, and so the same checks run in the unit tests.
+# reported with the file, the row and the field, and so the same checks run in the unit tests
+# and in `ohmap validate`. The input files are opened once, by the main process (not again in
+# each cluster job), so that a bad file stops the run before any job starts.
 CONFIG_SOURCE = (workflow.overwrite_configfiles or ["config/config.yaml"])[-1]
 try:
-    validate_config(
-        config, workflow.source_path("../schemas/config.schema.yaml"), CONFIG_SOURCE
+    samples = check_configuration(
+        config,
+        CONFIG_SOURCE,
+        workflow.source_path("../schemas/config.schema.yaml"),
+        workflow.source_path("../schemas/galaxies.schema.yaml"),
     )
-    samples = load_samples(
-        config["samples"], workflow.source_path("../schemas/galaxies.schema.yaml")
-    )
-    check_samples(samples, config, config["samples"])
-    linemap_settings(config, CONFIG_SOURCE)
     LIMIT_FRACTION = inference_settings(config, CONFIG_SOURCE)["limit_fraction"]
+    if workflow.is_main_process:
+        INPUT_REPORT = check_input_files(samples, config, config["samples"])
+        INPUT_REPORT.raise_for_problems(CONFIG_SOURCE)
+        for message in INPUT_REPORT.warnings:
+            logger.warning(f"ohmap: {message}")
+        for message in INPUT_REPORT.notes:
+            logger.info(f"ohmap: {message}")
 except InputError as error:
     raise WorkflowError(f"ohmap: bad input: {error}") from None
 
 GALAXIES = list(samples.index)
+# The stages a galaxy takes part in follow from what the sample sheet gives it; what is left
+# out is said when the run starts (ohmap.config.stage_messages), not found missing mid-run.
+MASSES = {gid: galaxy_masses(samples.loc[gid]) for gid in GALAXIES}
+SAMPLE_GALAXIES = [gid for gid in GALAXIES if MASSES[gid] is not None]
+GRADIENT_GALAXIES = [
+    gid
+    for gid in GALAXIES
+    if samples.loc[gid, "lens_model"] is not None
+    and samples.loc[gid, "mass_map"] is not None
+]
 OBSERVATIONS = {gid: galaxy_observations(samples.loc[gid], config) for gid in GALAXIES}
 REFERENCE = {
     gid: reference_observation(OBSERVATIONS[gid], config, gid, config["samples"])
@@ -38,7 +55,13 @@ REFERENCE = {
 }
 LINEMAPS = config.get("linemaps") or {}
 INFERENCE_CONFIG = config.get("inference") or {}
-GRADIENTS = config.get("gradients") or {}
+GRADIENTS = dict(config.get("gradients") or {})
+if config["mock"]["enabled"]:
+    # The mock's own knowledge (its galaxies are the paper's), kept out of the user's settings.
+    GRADIENTS["agn_candidates"] = [
+        *(GRADIENTS.get("agn_candidates") or []),
+        *(config["mock"].get("agn_candidates") or []),
+    ]
 SAMPLE = config.get("sample") or {}
 # Passed whole as params, so that changing any inference setting reruns the fits. The shard size
 # is left out: it only lays the spaxels out in jobs (the shard jobs get it through the plan) and
@@ -71,6 +94,27 @@ def spectrum_input(wildcards):
 
 def spectra_format_of(wildcards):
     return samples.loc[wildcards.galaxy, "spectra_format"]
+
+
+def direct_stamp_images(wildcards):
+    """The sample sheet's direct_image and segmentation (those given), as named inputs of
+    ingest_spectrum, for a galaxy whose spectrum file has no direct-image stamp (a grizli
+    stack); none for GLASS and beams files, which carry their own (DSCI/DSEG, REF/SEG).
+    """
+    row = samples.loc[wildcards.galaxy]
+    if row["spectra_format"] != "grizli":
+        return {}
+    return {key: row[key] for key in ("direct_image", "segmentation") if row.get(key)}
+
+
+def direct_stamp_position(wildcards):
+    """The galaxy's RA/Dec (deg) on which ingest_spectrum centres the resampled direct-image
+    stamp; empty when no image is resampled (see direct_stamp_images).
+    """
+    if not direct_stamp_images(wildcards):
+        return {}
+    row = samples.loc[wildcards.galaxy]
+    return {"ra_deg": float(row["ra_deg"]), "dec_deg": float(row["dec_deg"])}
 
 
 def redshift_of(wildcards):
@@ -158,7 +202,7 @@ def galaxy_lens_params(wildcards):
     return galaxy_fit_params(wildcards) | {
         "ra_deg": float(row["ra_deg"]),
         "dec_deg": float(row["dec_deg"]),
-        "lens_model": str(row["lens_model"]),
+        "lens_model": None if row["lens_model"] is None else str(row["lens_model"]),
     }
 
 
@@ -174,13 +218,41 @@ def mass_map_of(wildcards):
 
 
 def lens_prefix_of(wildcards):
-    """Path prefix of the galaxy's lens-model maps (what ohmap.gradients.lensing.LensModel.from_hff reads)."""
-    return config["lens"]["models"][samples.loc[wildcards.galaxy, "lens_model"]]
+    """Path prefix of the galaxy's lens-model maps (what ohmap.gradients.lensing.LensModel.from_hff reads):
+    lens.models.<name>, or its prefix when it is a mapping."""
+    from ohmap.gradients.lens_inputs import model_prefix
+
+    name = samples.loc[wildcards.galaxy, "lens_model"]
+    return None if name is None else model_prefix(config["lens"]["models"][name])
+
+
+_LENS_Z = {}
+
+
+def lens_z_of(wildcards):
+    """Lens redshift of the galaxy's lens model: lens.models.<name>.z_lens, else lens.z_lens, else
+    the maps' Z_LENS (ohmap.gradients.lens_inputs); None while the mock's maps are still to be
+    written and nothing is configured (the job then reads Z_LENS)."""
+    from ohmap.gradients.lens_inputs import lens_model_input
+
+    name = samples.loc[wildcards.galaxy, "lens_model"]
+    if name is None:
+        return None
+    if name not in _LENS_Z:
+        try:
+            _LENS_Z[name] = lens_model_input(
+                config, name, CONFIG_SOURCE, maps_exist_required=False
+            ).z_lens
+        except InputError as error:
+            raise WorkflowError(f"ohmap: bad input: {error}") from None
+    return _LENS_Z[name]
 
 
 def lens_maps_of(wildcards):
-    """The four HFF maps of the galaxy's lens model (changing the model reruns its fits)."""
-    return [f"{lens_prefix_of(wildcards)}_{suffix}.fits" for suffix in LENS_SUFFIXES]
+    """The four HFF maps of the galaxy's lens model (changing the model reruns its fits); none
+    for a galaxy without one."""
+    prefix = lens_prefix_of(wildcards)
+    return [] if prefix is None else [f"{prefix}_{s}.fits" for s in LENS_SUFFIXES]
 
 
 def spaxel_shards(wildcards):
@@ -196,27 +268,19 @@ def spaxel_shards(wildcards):
 
 
 def sample_masses():
-    """Stellar masses (log10 Msun, lensing-corrected) of the sample, from the sample sheet."""
-    return {
-        gid: [
-            float(samples.loc[gid, c])
-            for c in ("log_mstar", "log_mstar_err_lo", "log_mstar_err_hi")
-        ]
-        for gid in GALAXIES
-    }
+    """Stellar masses (log10 Msun, lensing-corrected; [value, error below, error above]) of
+    the galaxies that take part in the sample-level science (:data:`SAMPLE_GALAXIES`).
+    """
+    return {gid: MASSES[gid] for gid in SAMPLE_GALAXIES}
 
 
 def sample_positions():
-    """Position, redshift and mass of every galaxy (the sample table's columns from the sheet)."""
-    cols = (
-        "ra_deg",
-        "dec_deg",
-        "redshift",
-        "log_mstar",
-        "log_mstar_err_lo",
-        "log_mstar_err_hi",
-    )
-    return {gid: {c: float(samples.loc[gid, c]) for c in cols} for gid in GALAXIES}
+    """Position, redshift and mass of every galaxy of the sample table (from the sheet)."""
+    return {
+        gid: {c: float(samples.loc[gid, c]) for c in ("ra_deg", "dec_deg", "redshift")}
+        | dict(zip(("log_mstar", "log_mstar_err_lo", "log_mstar_err_hi"), MASSES[gid]))
+        for gid in SAMPLE_GALAXIES
+    }
 
 
 def mock_truth_table(wildcards):
@@ -226,7 +290,11 @@ def mock_truth_table(wildcards):
 
 def mock_settings():
     """Everything a mock galaxy depends on, passed as params so a change reruns the mock."""
-    settings = {k: v for k, v in MOCK.items() if k not in ("enabled", "galaxies")}
+    settings = {
+        k: v
+        for k, v in MOCK.items()
+        if k not in ("enabled", "galaxies", "agn_candidates")
+    }
     settings.update(
         field=config["field"],
         observations=config["observations"],
@@ -290,13 +358,38 @@ def all_targets():
         "results/inference/global_fits.ecsv",
         *expand("results/inference/global/{galaxy}_corner.png", galaxy=GALAXIES),
         *expand("results/inference/maps/{galaxy}_maps.png", galaxy=GALAXIES),
+        *gradient_targets(),
+        *sample_targets(),
+    ]
+
+
+def gradient_targets():
+    """Morphology, radii, gradients and BPT figures of the galaxies with a lens model and a
+    stellar-mass map."""
+    if not GRADIENT_GALAXIES:
+        return []
+    return [
         "results/gradients/gradients.ecsv",
-        *expand("results/gradients/{galaxy}_gradient.png", galaxy=GALAXIES),
-        *expand("results/gradients/{galaxy}_linemaps_radius.png", galaxy=GALAXIES),
+        *expand("results/gradients/{galaxy}_gradient.png", galaxy=GRADIENT_GALAXIES),
+        *expand(
+            "results/gradients/{galaxy}_linemaps_radius.png", galaxy=GRADIENT_GALAXIES
+        ),
+        *expand("results/sample/bpt/{galaxy}_bpt.png", galaxy=GRADIENT_GALAXIES),
+    ]
+
+
+def sample_targets():
+    """The sample-level products: none when no galaxy has a stellar mass."""
+    if not SAMPLE_GALAXIES:
+        return []
+    return [
         "results/sample/table2.ecsv",
         "results/sample/mzr.ecsv",
         "results/sample/fmr_offsets.ecsv",
         "results/sample/figures/sfr_mass.png",
-        "results/sample/figures/gradient_redshift.png",
-        *expand("results/sample/bpt/{galaxy}_bpt.png", galaxy=GALAXIES),
+        *(
+            ["results/sample/figures/gradient_redshift.png"]
+            if GRADIENT_GALAXIES
+            else []
+        ),
     ]

@@ -18,7 +18,7 @@ rule source_morphology:
     params:
         galaxy=galaxy_lens_params,
         lens_prefix=lens_prefix_of,
-        z_lens=config["lens"]["z_lens"],
+        z_lens=lens_z_of,
         psf_fwhm_arcsec=GRADIENTS.get("mass_map_psf_fwhm_arcsec", 0.0),
         threshold=GRADIENTS.get("mass_map_threshold", 0.05),
     script:
@@ -42,7 +42,7 @@ rule radius_map:
     params:
         galaxy=galaxy_lens_params,
         lens_prefix=lens_prefix_of,
-        z_lens=config["lens"]["z_lens"],
+        z_lens=lens_z_of,
         spaxels=INFERENCE["spaxels"],
     script:
         "../scripts/radius_map.py"
@@ -120,9 +120,11 @@ rule plot_line_maps_radius:
 
 rule gradient_summary:
     input:
-        gradients=expand("results/gradients/{galaxy}_gradient.ecsv", galaxy=GALAXIES),
+        gradients=expand(
+            "results/gradients/{galaxy}_gradient.ecsv", galaxy=GRADIENT_GALAXIES
+        ),
         morphology=expand(
-            "results/morphology/{galaxy}_morphology.ecsv", galaxy=GALAXIES
+            "results/morphology/{galaxy}_morphology.ecsv", galaxy=GRADIENT_GALAXIES
         ),
     output:
         table="results/gradients/gradients.ecsv",

@@ -20,7 +20,7 @@ rule fit_global_fluxes:
         settings=INFERENCE,
         galaxy_row=galaxy_lens_params,
         lens_prefix=lens_prefix_of,
-        z_lens=config["lens"]["z_lens"],
+        z_lens=lens_z_of,
     script:
         "../scripts/fit_global_fluxes.py"
 

@@ -1,9 +1,12 @@
-# Per galaxy x PA x grism: read the input spectrum (GLASS or grizli) into ohmap's own product.
+# Per galaxy x PA x grism: read the input spectrum (GLASS or grizli) into ohmap's own product;
+# a grizli stack gets its direct-image stamp from the sample sheet's direct_image/segmentation.
 
 
 rule ingest_spectrum:
     input:
         spectrum_input,
+        # grizli stacks carry no direct image: the sample sheet's is resampled onto the frame.
+        unpack(direct_stamp_images),
     output:
         "results/spectra/{galaxy}/{galaxy}_{pa}-{grism}.fits",
     log:
@@ -15,6 +18,7 @@ rule ingest_spectrum:
     params:
         spectra_format=spectra_format_of,
         calibration_dir=config.get("calibration_dir"),
+        position=direct_stamp_position,
     script:
         "../scripts/ingest_spectrum.py"
 

@@ -3,7 +3,7 @@
 from astropy.table import Table
 
 from ohmap.config import inference_settings
-from ohmap.gradients.lensing import LensModel
+from ohmap.gradients.lens_inputs import galaxy_magnification
 from ohmap.inference.global_fit import fit_global
 from ohmap.inference.products.global_fits import write_global_fit
 from ohmap.inference.products.shards import write_shard
@@ -12,20 +12,20 @@ from ohmap.logs import log_to_file
 log = log_to_file(snakemake.log[0])
 row = snakemake.params.galaxy_row
 settings = inference_settings({"inference": snakemake.params.settings}, "inference settings")
-lens = LensModel.from_hff(
-    snakemake.params.lens_prefix, snakemake.params.z_lens, name=row["lens_model"]
+magnification, origin = galaxy_magnification(
+    snakemake.params.lens_prefix, snakemake.params.z_lens, row
 )
-magnification = float(lens.magnification(row["ra_deg"], row["dec_deg"], row["redshift"]))
 log.info(
-    "galaxy %s at z = %.3f: magnification %.2f from lens model %s",
+    "galaxy %s at z = %.3f: magnification %.2f, %s",
     row["galaxy_id"],
     row["redshift"],
     magnification,
-    row["lens_model"],
+    origin,
 )
 result = fit_global(
     Table.read(snakemake.input.fluxes), row, settings, magnification, source=snakemake.input.fluxes
 )
+result.meta["magnification_from"] = origin
 write_global_fit(snakemake.output.table, [result.row], result.meta)
 write_shard(
     snakemake.output.chain,

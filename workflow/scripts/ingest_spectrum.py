@@ -1,6 +1,8 @@
-"""Read one galaxy's spectrum at one PA and grism into ohmap's own product."""
+"""Read one galaxy's spectrum at one PA and grism into ohmap's own product; a file without a
+direct-image stamp (grizli stack) gets the sample sheet's (ohmap.spectra.direct_stamp)."""
 
 from ohmap.logs import log_to_file
+from ohmap.spectra.direct_stamp import stamp_on_spectrum_frame
 from ohmap.spectra.ingest import read_spectrum
 from ohmap.spectra.products import write_spectrum_product
 
@@ -13,6 +15,14 @@ spec = read_spectrum(
     w.pa,
     w.grism,
     calibration_dir=snakemake.params.calibration_dir,
+)
+position = snakemake.params.position
+spec = stamp_on_spectrum_frame(
+    spec,
+    snakemake.input.get("direct_image"),
+    snakemake.input.get("segmentation"),
+    position.get("ra_deg"),
+    position.get("dec_deg"),
 )
 write_spectrum_product(spec, snakemake.output[0])
 log.info(

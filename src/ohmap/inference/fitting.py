@@ -15,8 +15,8 @@ import numpy as np
 
 from ohmap.inference.samplers.batched import sample_batched
 from ohmap.inference.samplers.emcee_engine import sample_emcee
-from ohmap.streams import object_stream
 from ohmap.lines import FIT_LINES
+from ohmap.streams import object_stream
 
 from .model import LineFluxModel, ObservedFluxes
 from .settings import SamplerSettings
