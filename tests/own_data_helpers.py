@@ -21,6 +21,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS
+from astropy.wcs.utils import proj_plane_pixel_scales
 
 from ohmap.io.hff import HFF_SUFFIXES
 
@@ -58,7 +59,7 @@ def lens_cut_out(prefix: str, destination_prefix: Path, ra: float, dec: float, h
             data, header = hdul[0].data, hdul[0].header
             wcs = WCS(header)
             x, y = wcs.world_to_pixel_values(ra, dec)
-            scale = abs(float(header.get("CD2_2", header.get("CDELT2")))) * 3600.0
+            scale = float(proj_plane_pixel_scales(wcs.celestial)[1]) * 3600.0
             n = int(round(half / scale))
             x0, y0 = int(round(float(x))) - n, int(round(float(y))) - n
             cut = data[y0 : y0 + 2 * n + 1, x0 : x0 + 2 * n + 1]

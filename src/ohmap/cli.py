@@ -50,6 +50,13 @@ def _validate(args) -> int:
     base = _read_yaml(Path(args.base)) if args.base else {}
     merged = _merge(base, config)
     schemas = Path(args.schemas)
+    for name in ("config.schema.yaml", "galaxies.schema.yaml"):
+        if not (schemas / name).is_file():
+            raise InputError(
+                schemas / name,
+                "schema not found: run ohmap validate in the workflow's folder (the one holding "
+                "workflow/schemas) or give that folder with --schemas",
+            )
     samples = check_configuration(
         merged, config_path, schemas / "config.schema.yaml", schemas / "galaxies.schema.yaml"
     )
@@ -183,12 +190,7 @@ def _read_config_sections(args) -> tuple[dict, dict, float, str | None]:
         path = DEFAULT_CONFIG
     else:
         return {}, {}, LIMIT_FRACTION, None
-    try:
-        config = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise InputError(path, f"not valid YAML: {exc}") from exc
-    if not isinstance(config, dict):
-        raise InputError(path, "the configuration must be a mapping")
+    config = _read_yaml(path)
     inference = config.get("inference") or {}
     if not isinstance(inference, dict):
         raise InputError(path, "inference: must be a mapping (with model: and sampler:)")

@@ -27,7 +27,20 @@ def _load_schema(path) -> dict:
 
 def _describe(error: jsonschema.ValidationError) -> str:
     where = ".".join(str(p) for p in error.absolute_path)
-    return f"field '{where}': {error.message}" if where else error.message
+    message = error.message
+    if error.context:
+        # oneOf/anyOf: say why the alternatives fail, leaving out "is not of type" for the
+        # alternatives of another type than the value (unless that is all there is).
+        reasons = [
+            e for e in error.context if e.relative_path or e.validator != "type"
+        ] or error.context
+        message += " (" + "; ".join(_reason(e) for e in reasons) + ")"
+    return f"field '{where}': {message}" if where else message
+
+
+def _reason(error: jsonschema.ValidationError) -> str:
+    where = ".".join(str(p) for p in error.relative_path)
+    return f"'{where}': {error.message}" if where else error.message
 
 
 def validate_config(config: dict, schema_path, source) -> dict:
@@ -273,6 +286,15 @@ def check_samples(samples: pd.DataFrame, config: dict, source) -> None:
                     raise InputError(
                         source, f"{where}, field 'spectra': a glass path template needs {key}"
                     )
+            try:
+                spectrum_path(row, *pairs[0])
+            except (KeyError, IndexError, ValueError) as error:
+                raise InputError(
+                    source,
+                    f"{where}, field 'spectra': the path template cannot be filled in "
+                    f"({type(error).__name__}: {error}); it may hold {{pa}}, {{grism}} and "
+                    "{galaxy}, and no other braces",
+                ) from None
         lines = [LINES_BY_NAME[name] for name in MAP_LINES]
         grisms = {g for _, g in pairs}
         if not any(lines_in_range(row["redshift"], GRISMS[g], lines) for g in grisms):

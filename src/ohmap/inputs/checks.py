@@ -92,6 +92,23 @@ def check_configuration(config: dict, config_source, config_schema, sheet_schema
         Naming the configuration or sample-sheet file, the row and the field.
     """
     validate_config(config, config_schema, config_source)
+    calibration_dir = config.get("calibration_dir")
+    if calibration_dir is not None and not Path(calibration_dir).is_dir():
+        raise InputError(
+            config_source,
+            f"field 'calibration_dir': {calibration_dir} is not a folder (the aXe *.conf "
+            "files' folder; null when no grizli product needs one)",
+        )
+    seen = {}
+    for i, obs in enumerate(config["observations"]):
+        key = (obs["pa"], obs["grism"])
+        if key in seen:
+            raise InputError(
+                config_source,
+                f"field 'observations.{i}': {obs['pa']}-{obs['grism']} is listed twice "
+                f"(also observations.{seen[key]})",
+            )
+        seen[key] = i
     if (config.get("mock") or {}).get("enabled"):
         for i, obs in enumerate(config["observations"]):
             if "exposure_time" not in obs:
@@ -180,6 +197,7 @@ def _check_spectra(gid, row, config, lines, where, report) -> tuple[float | None
         except InputError as error:
             report.problems.append(f"{error} ({label})")
             continue
+        _check_identity(spec, path, gid, row, label, report)
         covered = _lines_with_data(spec, lines, z)
         if not covered:
             lo, hi = _data_range(spec)
@@ -198,6 +216,43 @@ def _check_spectra(gid, row, config, lines, where, report) -> tuple[float | None
             f"{', '.join(f'{x:g}' for x in sorted(scales))} arcsec/pixel"
         )
     return half_size, skipped
+
+
+#: Offset (arcsec) between the sheet's position and the one a spectrum's header gives beyond
+#: which a warning is given: more than the alignment absorbs (a few pixels at most).
+POSITION_WARNING_ARCSEC = 0.3
+
+
+def _check_identity(spec, path, gid, row, label, report) -> None:
+    """Does the spectrum belong to the sheet's galaxy: its file name's id, its position."""
+    if row["spectra_format"] == "glass":
+        from ohmap.spectra.glass import parse_glass_filename
+
+        named = parse_glass_filename(path)["galaxy"]
+        if named != gid:
+            report.warnings.append(
+                f"{path}: the file name says galaxy {named}, the sheet's row is galaxy {gid} "
+                f"({label})"
+            )
+    try:
+        ra, dec = float(spec.meta.get("ra")), float(spec.meta.get("dec"))
+    except (TypeError, ValueError):
+        return
+    cos_dec = np.cos(np.radians(float(row["dec_deg"])))
+    dra = ((ra - float(row["ra_deg"]) + 180.0) % 360.0 - 180.0) * cos_dec
+    offset = 3600.0 * float(np.hypot(dra, dec - float(row["dec_deg"])))
+    stamp = 0.5 * spec.science.shape[0] * spec.pixel_scale
+    where = (
+        f"its header puts the object at RA {ra:.6f}, Dec {dec:.6f} deg, {offset:.2f} arcsec from "
+        f"the sheet's ra_deg, dec_deg"
+    )
+    if offset > stamp:
+        report.problems.append(
+            f"{path}: {where}, beyond its stamp (+-{stamp:.1f} arcsec): not this galaxy's "
+            f"spectrum, or a wrong position ({label})"
+        )
+    elif offset > POSITION_WARNING_ARCSEC:
+        report.warnings.append(f"{path}: {where} ({label})")
 
 
 def _read(path, spectra_format, gid, pa, grism, config):

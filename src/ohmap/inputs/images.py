@@ -13,6 +13,9 @@ from astropy import units as u
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 
+from ohmap.errors import InputError
+from ohmap.io.fitscheck import require_whole_fits
+
 #: Units a stellar-mass map may be in: any linear surface density (the morphology fit uses the
 #: map's shape, not its scale), or mass per pixel. A logarithmic map is refused: its isophotes
 #: and moments would be those of log(mass).
@@ -63,6 +66,10 @@ def check_sky_image(path, column: str, ra: float, dec: float) -> str | None:
     path = Path(path)
     if not path.is_file():
         return f"{path}: file not found"
+    try:
+        require_whole_fits(path)
+    except InputError as error:
+        return str(error)
     try:
         with fits.open(path) as hdul:
             hdu = _first_image(hdul)

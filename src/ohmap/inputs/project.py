@@ -19,27 +19,9 @@ import yaml
 
 from ohmap.errors import InputError
 from ohmap.io.atomic import write_text_atomic
+from ohmap.io.sample_sheet import SHEET_COLUMNS
 
 from .scan import DataScan
-
-#: Columns of the sample sheet written, in order (those of workflow/schemas/galaxies.schema.yaml).
-SHEET_COLUMNS = (
-    "galaxy_id",
-    "ra_deg",
-    "dec_deg",
-    "redshift",
-    "lens_model",
-    "log_mstar",
-    "log_mstar_err_lo",
-    "log_mstar_err_hi",
-    "nii_ha",
-    "spectra_format",
-    "spectra",
-    "observations",
-    "direct_image",
-    "segmentation",
-    "mass_map",
-)
 
 
 @dataclass

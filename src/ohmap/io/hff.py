@@ -27,6 +27,7 @@ from astropy.wcs.utils import proj_plane_pixel_scales
 from ohmap.errors import InputError
 
 from .atomic import write_fits_atomic
+from .fitscheck import require_whole_fits
 
 #: File-name suffix of each map in an HFF release, keyed by the name ohmap uses for it.
 HFF_SUFFIXES = {
@@ -185,6 +186,7 @@ def _read_image(path: Path, key: str):
     """Return (data as float64, header) of the first HDU of ``path`` holding image data."""
     if not path.is_file():
         raise InputError(path, f"{key} map file is missing")
+    require_whole_fits(path)
     try:
         with fits.open(path, memmap=False) as hdul:
             for hdu in hdul:

@@ -465,11 +465,12 @@ def fluxes_table(galaxy: str, redshift: float, rows: list) -> Table:
         "aperture_error",
         "blend_group",
         "correlation",
+        "continuum",
     ]
     table = Table(
         rows=[[r[n] for n in names] for r in rows],
         names=names,
-        dtype=[str, str, int, str, float, float, float, float, float, float, str, str],
+        dtype=[str, str, int, str, float, float, float, float, float, float, str, str, str],
     )
     table.add_column([galaxy] * len(table), name="galaxy_id", index=0)
     table.add_column([float(redshift)] * len(table), name="redshift", index=1)
@@ -491,6 +492,8 @@ def fluxes_table(galaxy: str, redshift: float, rows: list) -> Table:
         "de-blending summed over the reference footprint. flux_per_pa is always the per-PA "
         "(contour de-blended) value. aperture_flux: the final map summed over the reference "
         "footprint (NaN when part of it has no data). correlation: correlation coefficient of "
-        "this line's aperture flux with the other lines of its blend group (use it for ratios)."
+        "this line's aperture flux with the other lines of its blend group (use it for ratios). "
+        "continuum: 'model' where every contributing spectrum had a continuum model, else the "
+        "PA-grisms whose continuum was fitted in line-free windows."
     )
     return table

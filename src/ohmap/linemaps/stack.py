@@ -229,6 +229,7 @@ def stack_galaxy(
                 errors.append(m.integrated_error)
         accepted[line] = keys
         flux, error = combine_integrated(values, errors)
+        without_model = [e[0] for e in entries if not e[1].info.get("continuum_model", True)]
         frow = dict(
             line=line,
             method="stack",
@@ -242,6 +243,11 @@ def stack_galaxy(
             aperture_error=np.nan,
             blend_group="",
             correlation="",
+            continuum=(
+                f"fitted in line-free windows (no continuum model): {', '.join(without_model)}"
+                if without_model
+                else "model"
+            ),
         )
         if entries:
             stacks[line] = stack_line(line, entries, shape, reference.footprint, kernel)

@@ -10,28 +10,11 @@ from astropy.table import vstack
 from astropy.wcs import WCS
 
 from ohmap.io.atomic import write_fits_atomic
+from ohmap.io.sample_sheet import SHEET_COLUMNS
 from ohmap.streams import object_stream
 
 from .imaging import INTERLACED_PIXEL, render_direct_image, segmentation_map
 from .source import EMITTED_LINES
-
-SAMPLE_COLUMNS = (
-    "galaxy_id",
-    "ra_deg",
-    "dec_deg",
-    "redshift",
-    "lens_model",
-    "log_mstar",
-    "log_mstar_err_lo",
-    "log_mstar_err_hi",
-    "nii_ha",
-    "spectra_format",
-    "spectra",
-    "observations",
-    "direct_image",
-    "segmentation",
-    "mass_map",
-)
 
 
 def sample_sheet_text(galaxies, field: str, outdir: str = "results/mock") -> str:
@@ -39,7 +22,7 @@ def sample_sheet_text(galaxies, field: str, outdir: str = "results/mock") -> str
     lines = [
         "# Sample sheet of the embedded mock MACS1149.6+2223 field (written by ohmap.mock).",
         "# Columns are described in workflow/schemas/galaxies.schema.yaml and docs/inputs.md.",
-        "\t".join(SAMPLE_COLUMNS),
+        "\t".join(SHEET_COLUMNS),
     ]
     for g in galaxies:
         values = [

@@ -40,6 +40,7 @@ from astropy.io import fits
 
 from ohmap.errors import InputError
 from ohmap.io.atomic import write_fits_atomic
+from ohmap.io.fitscheck import require_whole_fits
 
 from . import glass_units as units
 from .glass_wcs import celestial_cards, spatial_pixel_scale, spectrum_cards
@@ -184,14 +185,18 @@ def read_glass_2d(path, galaxy: str | None = None) -> Spectrum2D:
     pa_v3 = float(info["pa"])
     if not path.is_file():
         raise InputError(path, "file not found")
+    require_whole_fits(path)
     with fits.open(path) as hdul:
         images = {name: _extension(hdul, name, path) for name in IMAGE_EXTENSIONS}
         vectors = {name: _extension(hdul, name, path).ravel() for name in VECTOR_EXTENSIONS}
         primary = hdul[0].header
-        header_grism = primary.get("GRISM") or primary.get("FILTER")
+        key = "GRISM" if primary.get("GRISM") else "FILTER"
+        header_grism = primary.get(key)
         if header_grism and str(header_grism).strip().upper() != grism.name:
             raise InputError(
-                path, f"file name says grism {grism.name} but the header says {header_grism}"
+                path,
+                f"file name says grism {grism.name} but the header says {header_grism} "
+                f"(primary keyword {key})",
             )
         _check_shapes(path, images, vectors)
         sci_factor = _to_documented_units(path, hdul, images, vectors, grism)
