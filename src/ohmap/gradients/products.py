@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import fields
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from astropy.wcs import WCS
 
 from ohmap.errors import InputError
 from ohmap.io.atomic import write_fits_atomic, write_table_atomic
+from ohmap.io.fitscheck import require_whole_fits
 
 from .morphology import SourceMorphology
 from .radius import RadiusMap
@@ -240,10 +242,52 @@ def read_radius_map(path) -> RadiusMap:
     return RadiusMap(radius, sdx, sdy, header, covered & np.isfinite(radius))
 
 
+#: Units a stellar-mass map may be in: any linear surface density (the morphology fit uses the
+#: map's shape, not its scale), or mass per pixel. A logarithmic map is refused: its isophotes
+#: and moments would be those of log(mass).
+MASS_MAP_UNITS = (u.solMass / u.kpc**2, u.solMass / u.arcsec**2, u.solMass)
+
+#: Spellings of the solar mass that astropy does not parse, as found in users' files.
+_MASS_SPELLING = re.compile(r"\b(msun|m_sun|msol)\b", re.IGNORECASE)
+
+
+def parse_mass_unit(text: str):
+    """The astropy unit of a mass map's BUNIT, or None when it is not one of
+    :data:`MASS_MAP_UNITS`."""
+    cleaned = _MASS_SPELLING.sub("solMass", str(text).strip()).replace("^", "")
+    try:
+        unit = u.Unit(cleaned, parse_strict="raise")
+    except ValueError:
+        return None
+    if isinstance(unit, u.FunctionUnitBase):  # dex(...), mag: a logarithmic map
+        return None
+    return unit if any(unit.is_equivalent(ok) for ok in MASS_MAP_UNITS) else None
+
+
 def read_mass_map(path):
-    """A stellar-mass surface-density map (the sample sheet's ``mass_map``): its image (primary
-    HDU, as float) and celestial WCS."""
+    """A stellar-mass surface-density map (the sample sheet's ``mass_map``): its image (the
+    first HDU with a 2D image, as float) and celestial WCS.
+
+    Raises
+    ------
+    InputError
+        Naming the file: missing, not whole FITS, no 2D image, no celestial WCS, or a BUNIT that
+        is not one of :data:`MASS_MAP_UNITS` (absent: the documented Msun/kpc^2).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "mass map file not found")
+    require_whole_fits(path)
     with fits.open(path) as hdul:
-        image = hdul[0].data.astype(float)
-        wcs = WCS(hdul[0].header).celestial
+        hdu = next((h for h in hdul if h.is_image and h.data is not None), None)
+        if hdu is None or hdu.data.ndim != 2:
+            raise InputError(path, "the mass map must be a 2D image")
+        image = np.asarray(hdu.data, dtype=float)
+        header = hdu.header.copy()
+    bunit = str(header.get("BUNIT", "")).strip()
+    if bunit and parse_mass_unit(bunit) is None:
+        raise InputError(path, f"BUNIT = {bunit!r} is not a linear stellar-mass surface density")
+    wcs = WCS(header).celestial
+    if wcs.naxis != 2:
+        raise InputError(path, "the mass map has no celestial (RA/Dec) WCS")
     return image, wcs

@@ -4,25 +4,16 @@ the pixels are."""
 
 from __future__ import annotations
 
-import re
 import warnings
 from pathlib import Path
 
 import numpy as np
-from astropy import units as u
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 
 from ohmap.errors import InputError
+from ohmap.gradients.products import parse_mass_unit
 from ohmap.io.fitscheck import require_whole_fits
-
-#: Units a stellar-mass map may be in: any linear surface density (the morphology fit uses the
-#: map's shape, not its scale), or mass per pixel. A logarithmic map is refused: its isophotes
-#: and moments would be those of log(mass).
-MASS_MAP_UNITS = (u.solMass / u.kpc**2, u.solMass / u.arcsec**2, u.solMass)
-
-#: Spellings of the solar mass that astropy does not parse, as found in users' files.
-_MASS_SPELLING = re.compile(r"\b(msun|m_sun|msol)\b", re.IGNORECASE)
 
 
 def _first_image(hdul):
@@ -30,19 +21,6 @@ def _first_image(hdul):
         if isinstance(hdu, (fits.PrimaryHDU, fits.ImageHDU)) and hdu.data is not None:
             return hdu
     return None
-
-
-def parse_mass_unit(text: str):
-    """The astropy unit of a mass map's BUNIT, or None when it is not one of
-    :data:`MASS_MAP_UNITS`."""
-    cleaned = _MASS_SPELLING.sub("solMass", str(text).strip()).replace("^", "")
-    try:
-        unit = u.Unit(cleaned, parse_strict="raise")
-    except ValueError:
-        return None
-    if isinstance(unit, u.FunctionUnitBase):  # dex(...), mag: a logarithmic map
-        return None
-    return unit if any(unit.is_equivalent(ok) for ok in MASS_MAP_UNITS) else None
 
 
 def check_sky_image(path, column: str, ra: float, dec: float) -> str | None:
@@ -54,7 +32,7 @@ def check_sky_image(path, column: str, ra: float, dec: float) -> str | None:
         The file.
     column : str
         The sample-sheet column (``direct_image``, ``segmentation`` or ``mass_map``); a mass
-        map's BUNIT must be one of :data:`MASS_MAP_UNITS` (absent: the documented Msun/kpc^2).
+        map's BUNIT must be one of :data:`ohmap.gradients.products.MASS_MAP_UNITS` (absent: the documented Msun/kpc^2).
     ra, dec : float
         The galaxy's position, degrees; it must fall on the image.
 

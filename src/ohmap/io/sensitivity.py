@@ -17,6 +17,8 @@ import numpy as np
 
 from ohmap.errors import InputError
 
+from .fitscheck import require_whole_fits
+
 #: Flux-density unit ohmap works in, erg/s/cm^2/Angstrom.
 FLAMBDA_UNIT_CGS = 1e-17
 
@@ -179,6 +181,7 @@ def read_axe_sensitivity(path: str | os.PathLike) -> SensitivityCurve:
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "sensitivity file not found")
+    require_whole_fits(path)
     try:
         with fits.open(path, memmap=False) as hdul:
             if len(hdul) < 2:

@@ -38,6 +38,7 @@ import numpy as np
 from scipy.ndimage import map_coordinates
 
 from ohmap.errors import InputError
+from ohmap.io.fitscheck import require_whole_fits
 from ohmap.resample import frame_axes
 
 from .spectrum import Spectrum2D
@@ -192,6 +193,10 @@ def _open_image(path, field: str, galaxy: str, fallback=None):
     where = f"sample sheet field {field!r} of galaxy {galaxy}"
     if not path.is_file():
         raise InputError(path, f"{where}: file not found")
+    try:
+        require_whole_fits(path)
+    except InputError as error:
+        raise InputError(path, f"{where}: {error.problem}") from None
     try:
         hdul = fits.open(path, memmap=True)
     except OSError as exc:

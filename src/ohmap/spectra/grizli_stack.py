@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from ohmap.errors import InputError
+from ohmap.io.fitscheck import require_whole_fits
 from ohmap.io.sensitivity import (
     SensitivityCurve,
     counts_per_flambda,
@@ -168,6 +169,7 @@ def open_grizli_file(path: Path, kind: str):
 
     if not path.is_file():
         raise InputError(path, f"grizli {kind} file not found")
+    require_whole_fits(path)
     try:
         return fits.open(path, memmap=False)
     except OSError as exc:
