@@ -473,6 +473,15 @@ def cut_out_missing_the_galaxy_centre(p):
 
 
 @case("lens")
+def cut_out_covering_less_than_half_the_frame(p):
+    cut = p.root.parent / "cut"
+    lens_cut_out(os.fspath(p.lens_prefix), cut, p.ra, p.dec, 0.3)
+    for key, path in hff_paths(p.lens_prefix).items():
+        shutil.move(hff_paths(cut)[key], path)
+    return p.lens_prefix, ["of the square is on the lens-model maps", "'lens_model'"]
+
+
+@case("lens")
 def galaxy_in_front_of_the_lens(p):
     p.row["redshift"] = 0.3
     p.write()

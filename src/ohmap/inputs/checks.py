@@ -305,14 +305,16 @@ class _LensCache:
             return None
 
     def check_frame(self, name, row, half_size, where, report) -> None:
-        from ohmap.gradients.coverage import lens_coverage_problem
+        from ohmap.gradients.coverage import MIN_COVERED_FRACTION, lens_coverage
 
         lens = self._model(name)
         if lens is None:
             return
-        problem = lens_coverage_problem(lens, row["ra_deg"], row["dec_deg"], half_size)
-        if problem is None:
+        coverage = lens_coverage(lens, row["ra_deg"], row["dec_deg"], half_size)
+        if coverage.problem is None:
             return
-        text = f"{problem} ({where}, field 'lens_model' = {name})"
-        centre_covered = lens_coverage_problem(lens, row["ra_deg"], row["dec_deg"], 0.0) is None
-        (report.warnings if centre_covered else report.problems).append(text)
+        text = f"{coverage.problem} ({where}, field 'lens_model' = {name})"
+        # What radius_map would refuse mid-run is refused here: the centre off the maps, or
+        # less than MIN_COVERED_FRACTION of the frame on them; anything less is a warning.
+        usable = coverage.centre_covered and coverage.fraction >= MIN_COVERED_FRACTION
+        (report.warnings if usable else report.problems).append(text)
