@@ -254,6 +254,22 @@ def test_a_single_pa_gives_finite_documented_results():
     assert np.isfinite(diag["residual"]["chi2_per_dof"])
 
 
+def test_aperture_flux_is_summed_over_the_constrained_part_of_the_footprint():
+    """Rows of the footprint that no spectrum's data reach: left out of the aperture sum, whose
+    coverage says so (before, the aperture flux was NaN)."""
+    maps, footprint = truth_maps()
+    entries = analytic_entries(PAS[:1], noise=0.05)
+    entries[0][1].cleaned_error[:20] = np.inf
+    out, _ = joint_deblend(GROUP, entries, (NY, NY), footprint)
+    for name in GROUP:
+        m = out[name]
+        covered = footprint & np.isfinite(m.error)
+        assert m.aperture_coverage == pytest.approx(covered.sum() / footprint.sum())
+        assert 0.2 < m.aperture_coverage < 0.9
+        assert m.aperture_flux == pytest.approx(m.flux[covered].sum())
+        assert np.isfinite(m.aperture_error) and m.aperture_error > 0
+
+
 def test_lines_missing_from_a_pa_and_unconstrained_pixels():
     """Only the PAs whose spectra hold a line constrain it; a line on no spectrum is absent."""
     maps, footprint = truth_maps()

@@ -249,32 +249,75 @@ def test_shipped_config_writes_out_the_library_defaults():
     )
 
 
-def test_joint_deblending_replaces_the_stacks_of_blended_lines(tmp_path):
+def _joint_stack(ref, other):
     from ohmap.linemaps.settings import JointDeblendSettings
 
-    ref, other, _ = _two_pa_extractions()
-    assert ref.maps["Hb"].info["method"] == "deblended"
     exact = AlignmentResult(FrameTransform(-20.0, 0.0, 0.0), -20.0, 1.0, 1.0, "fitted", "Hb", "Hb")
-    extractions = {("119", "G141"): ref, ("099", "G141"): other}
-    alignments = {
-        ("119", "G141"): align_extraction(ref, ref, AlignmentSettings()),
-        ("099", "G141"): exact,
-    }
-    result = stack_galaxy(
-        extractions,
-        alignments,
+    return stack_galaxy(
+        {("119", "G141"): ref, ("099", "G141"): other},
+        {("119", "G141"): align_extraction(ref, ref, AlignmentSettings()), ("099", "G141"): exact},
         ("119", "G141"),
         ["Hg", "Hb", "OIII5008"],
         VettingSettings(),
         joint=JointDeblendSettings(),
     )
+
+
+def _less_precise_per_pa(*extractions, factor=4.0):
+    """Copies whose per-PA integrated errors of the blend are ``factor`` times larger."""
+    out = []
+    for ex in extractions:
+        ex = copy.deepcopy(ex)
+        for line in ("Hb", "OIII5008"):
+            ex.maps[line].integrated_error *= factor
+        out.append(ex)
+    return out
+
+
+def test_a_less_precise_joint_deblending_keeps_the_per_pa_stacks_and_says_why(tmp_path):
+    """Two compact, well-separated PAs: the per-PA fluxes are the more precise, so they stay;
+    the joint solution is kept beside them (flux table, header cards, JFLUX_ maps)."""
+    ref, other, _ = _two_pa_extractions()
+    assert ref.maps["Hb"].info["method"] == "deblended"
+    result = _joint_stack(ref, other)
     assert list(result.joint) == [("Hb", "OIII5008")]
+    assert result.joint[("Hb", "OIII5008")]["choice"].adopted == "stack"
     fluxes = {r["line"]: r for r in result.fluxes}
-    assert fluxes["Hg"]["method"] == "stack"
+    assert fluxes["Hg"]["method"] == "stack" and fluxes["Hg"]["deblend_choice"] == ""
     for line in ("Hb", "OIII5008"):
         row = fluxes[line]
-        assert row["method"] == "joint" and row["blend_group"] == "Hb+OIII5008"
-        assert row["flux"] == result.stacks[line].aperture_flux
+        assert row["method"] == "stack" and row["blend_group"] == "Hb+OIII5008"
+        assert row["flux"] == row["flux_per_pa"] and row["correlation"] == ""
+        assert row["joint_flux_error"] > row["flux_per_pa_error"]
+        assert abs(row["joint_flux"] - FLUXES[line]) < 3 * row["joint_flux_error"]
+        assert row["deblend_choice"].startswith("per-PA kept: joint Hb error")
+        assert "flux conserved" in row["deblend_choice"]
+        assert result.stacks[line].method == "stack"
+    table = fluxes_table("g1", Z, result.fluxes)
+    assert table["joint_flux"].unit == "1e-17 erg / (s cm2)"
+    path = tmp_path / "stack.fits"
+    write_stacked_maps(path, "g1", ref, result.stacks, Z, None, result.notes, result.joint)
+    back = read_stacked_maps(path)
+    assert back["Hb"].method == "stack" and back["Hb"].deblend == fluxes["Hb"]["deblend_choice"]
+    assert abs(back["Hb"].blend_z) < 3
+    with fits.open(path) as hdul:
+        h = hdul["FLUX_Hb"].header
+        assert h["JCHOICE"] == "stack" and h["JGROUP"] == "Hb+OIII5008"
+        assert h["JAPFLUX"] == pytest.approx(fluxes["Hb"]["joint_flux"])
+        joint_map = result.joint[("Hb", "OIII5008")]["maps"]["Hb"]
+        assert np.array_equal(hdul["JFLUX_Hb"].data, joint_map.flux)
+        assert hdul["JERR_Hb"].header["BUNIT"] == "1e-17 erg / (s cm2)"
+
+
+def test_a_more_precise_joint_deblending_replaces_the_stacks(tmp_path):
+    ref, other, _ = _two_pa_extractions()
+    result = _joint_stack(*_less_precise_per_pa(ref, other))
+    fluxes = {r["line"]: r for r in result.fluxes}
+    for line in ("Hb", "OIII5008"):
+        row = fluxes[line]
+        assert row["method"] == "joint" and row["deblend_choice"].startswith("joint adopted")
+        assert row["flux"] == pytest.approx(result.stacks[line].corrected_aperture()[0])
+        assert row["flux"] == row["joint_flux"] and row["flux_error"] < row["flux_per_pa_error"]
         assert abs(row["flux"] - FLUXES[line]) < 3 * row["flux_error"]
         assert np.isfinite(row["flux_per_pa"]) and row["flux_per_pa"] != row["flux"]
     assert fluxes["Hb"]["correlation"].startswith("OIII5008=")
@@ -283,5 +326,51 @@ def test_joint_deblending_replaces_the_stacks_of_blended_lines(tmp_path):
     back = read_stacked_maps(path)
     assert back["Hb"].method == "joint" and "OIII5008" in back["Hb"].covariance
     with fits.open(path) as hdul:
-        assert hdul["FLUX_Hb"].header["JGROUP"] == "Hb+OIII5008"
+        assert hdul["FLUX_Hb"].header["JCHOICE"] == "joint"
         assert 0.7 < hdul["FLUX_Hb"].header["JCHI2DOF"] < 1.3
+        assert "JFLUX_Hb" not in hdul
+
+
+def test_a_joint_deblending_that_does_not_conserve_the_blend_is_rejected():
+    """Flux the per-PA integration never saw (added to the cleaned spectra at H-beta's column
+    after extraction): the joint solution takes it into H-beta, beyond the blend's total."""
+    from linemap_helpers import gaussian_image
+
+    ref, other, _ = _two_pa_extractions()
+    ref, other = _less_precise_per_pa(ref, other)
+    for ex, angle in ((ref, 30.0), (other, 50.0)):
+        ny, nx = ex.cleaned.shape
+        j, i = np.meshgrid(np.arange(nx) - ex.columns["Hb"], np.arange(ny) - (ny - 1) / 2.0)
+        ex.cleaned = ex.cleaned + gaussian_image(j, i, 2.0, 1.4, angle, flux=30.0)
+    result = _joint_stack(ref, other)
+    choice = result.joint[("Hb", "OIII5008")]["choice"]
+    assert choice.adopted == "stack" and choice.checks["total"]["z"] > 3
+    assert "joint blend total" in choice.reason and "does not conserve" in choice.reason
+    assert {r["line"]: r for r in result.fluxes}["Hb"]["method"] == "stack"
+
+
+def test_partial_coverage_round_trips_through_the_stacked_file(tmp_path):
+    from ohmap.linemaps.maps import StackedMap
+
+    ref, _, _ = _two_pa_extractions()
+    n = ref.footprint.shape[0]
+    flux, error = np.ones((n, n)), np.full((n, n), 0.1)
+    error[:, : n // 2] = np.inf
+    flux[~np.isfinite(error)] = 0.0
+    s = StackedMap("Hb", flux, error, np.isfinite(error).astype(int), ["119-G141"])
+    s.aperture_flux, s.aperture_error = 42.5, 1.25
+    s.aperture_coverage, s.aperture_light = 0.55, 0.61
+    path = tmp_path / "stack.fits"
+    write_stacked_maps(path, "g1", ref, {"Hb": s}, Z)
+    back = read_stacked_maps(path)["Hb"]
+    assert (back.aperture_flux, back.aperture_error) == (42.5, 1.25)
+    assert (back.aperture_coverage, back.aperture_light) == (0.55, 0.61)
+    assert back.corrected_aperture() == pytest.approx((42.5 / 0.61, 1.25 / 0.61))
+    assert back.deblend == "" and np.isnan(back.blend_z)
+    # A file written before the coverage was recorded: unknown, and the raw sum is used.
+    with fits.open(path, mode="update") as hdul:
+        for key in ("APCOVFR", "APLIGHT"):
+            del hdul["FLUX_Hb"].header[key]
+    old = read_stacked_maps(path)["Hb"]
+    assert np.isnan(old.aperture_coverage) and np.isnan(old.aperture_light)
+    assert old.corrected_aperture() == (42.5, 1.25)

@@ -286,6 +286,40 @@ def test_stack_is_the_inverse_variance_mean_with_exact_aperture_error():
     assert centre < 0.1  # better than the best single map
 
 
+def test_partial_coverage_gives_the_covered_sum_and_its_share():
+    """APFLUX over the part of the footprint with data, with the pixel fraction and the share
+    of the direct-image light recorded; NaN only when no footprint pixel has data."""
+    rng = np.random.default_rng(7)
+    shape = (16, 16)
+    flux = rng.normal(1.0, 0.2, shape)
+    error = np.full(shape, 0.2)
+    error[:, :6] = np.inf  # the edge of the spectrum: no data
+    flux[~np.isfinite(error)] = 0.0
+    aperture = np.zeros(shape, dtype=bool)
+    aperture[4:12, 2:12] = True  # 80 pixels, 32 of them without data
+    light = np.zeros(shape)
+    light[aperture] = 1.0
+    light[4:12, 2:6] = 3.0  # the bright part is the part without data
+    st = stack_line(
+        "Ha", [("a", _map(flux, error), FrameTransform())], shape, aperture, light=light
+    )
+    covered = aperture & np.isfinite(error)
+    assert st.aperture_flux == pytest.approx(flux[covered].sum())
+    assert st.aperture_error == pytest.approx(0.2 * np.sqrt(covered.sum()))
+    assert st.aperture_coverage == pytest.approx(48 / 80)
+    assert st.aperture_light == pytest.approx(48 / (48 + 3 * 32))
+    # The correction uses the light share where it is known.
+    assert st.corrected_aperture()[0] == pytest.approx(st.aperture_flux / st.aperture_light)
+    no_light = stack_line("Ha", [("a", _map(flux, error), FrameTransform())], shape, aperture)
+    assert np.isnan(no_light.aperture_light)
+    assert no_light.corrected_aperture()[0] == pytest.approx(st.aperture_flux / 0.6)
+    # No footprint pixel with data: NaN, coverage 0.
+    empty = aperture & False
+    empty[4:12, 2:5] = True
+    st = stack_line("Ha", [("a", _map(flux, error), FrameTransform())], shape, empty)
+    assert np.isnan(st.aperture_flux) and st.aperture_coverage == 0.0
+
+
 def test_combine_integrated():
     v, e = combine_integrated([1.0, 3.0, np.nan], [1.0, 1.0, 1.0])
     assert v == pytest.approx(2.0) and e == pytest.approx(1 / np.sqrt(2))

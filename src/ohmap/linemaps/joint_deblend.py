@@ -87,7 +87,7 @@ from scipy.sparse.linalg import splu
 from ohmap.lines import TIED_LINES
 from ohmap.resample import KERNELS, FrameTransform, resampling_matrix
 
-from .maps import StackedMap
+from .maps import StackedMap, aperture_coverage
 from .settings import JointDeblendSettings
 
 log = logging.getLogger(__name__)
@@ -229,8 +229,9 @@ def joint_deblend(
         erg/s/cm^2 per pixel, 0 outside the support), ``error`` (posterior 1-sigma, ``inf``
         outside the support or where no data constrain the pixel), ``n_maps`` (number of
         PA-grisms whose valid data touch the pixel through this line), ``contributors``,
-        ``aperture_flux`` and ``aperture_error`` (sum over ``footprint`` and its exact error,
-        including the covariances between pixels; NaN when an aperture pixel is unconstrained).
+        ``aperture_flux`` and ``aperture_error`` (sum over the pixels of ``footprint`` that the
+        data constrain and its exact error, including the covariances between pixels; NaN when
+        none is), ``aperture_coverage`` (the fraction of ``footprint`` those pixels make up).
         Lines of ``group`` that no entry covers are absent.
     diagnostics : dict
         ``residual`` (``chi2``, ``n_data``, ``dof``, ``chi2_per_dof`` of the fit to the 2D data,
@@ -507,7 +508,11 @@ def _line_maps(unknowns: _Unknowns, systems, solution, footprint, prior_sigma, s
         ap[inner] = footprint
         ap_full = np.zeros(n_all)
         ap_full[sl] = ap.ravel()[sup_idx]
-        if np.any(footprint) and np.all(np.isfinite(err_c[footprint])):
+        # As for the stacks: summed over the aperture pixels the data constrain (the kept
+        # unknowns), the others (error inf, flux 0) left out, with their share recorded.
+        covered = footprint & np.isfinite(err_c)
+        sm.aperture_coverage = aperture_coverage(covered, footprint)[0]
+        if covered.any():
             a_vec = ap_full[keep]
             ap_vectors[name] = (a_vec, solution.lu.solve(a_vec))
             sm.aperture_flux = float(a_vec @ solution.x)

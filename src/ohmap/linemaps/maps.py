@@ -92,12 +92,28 @@ class StackedMap:
     contributors : list of str
         ``"PA-grism"`` labels of the maps that went in.
     aperture_flux, aperture_error : float
-        Sum over the aperture and its exact error (NaN when an aperture pixel has no data).
+        Sum over the aperture pixels that have data (1e-17 erg/s/cm^2) and its exact error; not
+        corrected for the pixels without data (see :meth:`corrected_aperture`). NaN only when
+        no aperture pixel has data.
     method : str
         ``"stack"`` (inverse-variance mean of PA-grism maps) or ``"joint"`` (joint de-blending
         of all PA-grisms' spectra, :mod:`ohmap.linemaps.joint_deblend`).
     covariance : dict
         Other line -> covariance of the two aperture fluxes, (1e-17 erg/s/cm^2)^2 (joint lines).
+    aperture_coverage : float
+        Fraction of the aperture's pixels that have data (0-1; NaN when unknown, e.g. a file
+        written before it was recorded).
+    aperture_light : float
+        Share of the reference direct-image light in the aperture that falls on those pixels
+        (0-1; NaN without a direct image or when unknown).
+    deblend : str
+        For a line of a blend group: which de-blending its map and flux come from and why
+        (:func:`ohmap.linemaps.stack.choose_deblend`), and whether the maps conserve the blend's
+        flux; empty for an isolated line.
+    blend_z : float
+        For a line of a blend group: the group's maps summed over the aperture (coverage
+        corrected, [OIII]4960 counted as [OIII]5008/2.98) minus the group's integrated per-PA
+        flux, in combined standard errors; NaN for an isolated line or when unknown.
     """
 
     line: str
@@ -109,3 +125,56 @@ class StackedMap:
     aperture_error: float = np.nan
     method: str = "stack"
     covariance: dict = field(default_factory=dict)
+    aperture_coverage: float = np.nan
+    aperture_light: float = np.nan
+    deblend: str = ""
+    blend_z: float = np.nan
+
+    @property
+    def aperture_share(self) -> float:
+        """The covered share used to correct the aperture sum: the direct-light share where it
+        is known, else the pixel fraction (NaN when neither is)."""
+        return self.aperture_light if np.isfinite(self.aperture_light) else self.aperture_coverage
+
+    def corrected_aperture(self) -> tuple[float, float]:
+        """Aperture flux and error divided by :attr:`aperture_share` (the correction
+        :func:`ohmap.linemaps.extract.integrate` applies to a map's own integrated flux), in
+        1e-17 erg/s/cm^2; the raw sum when the share is unknown, NaN when it is zero."""
+        share = self.aperture_share
+        if not np.isfinite(share):
+            return self.aperture_flux, self.aperture_error
+        if share <= 0:
+            return np.nan, np.nan
+        return self.aperture_flux / share, self.aperture_error / share
+
+
+def aperture_coverage(covered, aperture, light=None) -> tuple[float, float]:
+    """How much of an aperture has data.
+
+    Parameters
+    ----------
+    covered : ndarray of bool
+        Pixels with data.
+    aperture : ndarray of bool
+        The aperture (the reference footprint).
+    light : ndarray or None
+        The reference direct image on the same grid (any flux unit; negative values count as 0).
+
+    Returns
+    -------
+    fraction : float
+        Fraction of the aperture's pixels that are covered (NaN for an empty aperture).
+    light_share : float
+        Share of ``light`` within the aperture that falls on covered pixels (NaN without
+        ``light`` or when the aperture holds none of it).
+    """
+    aperture = np.asarray(aperture, dtype=bool)
+    inside = aperture & np.asarray(covered, dtype=bool)
+    fraction = float(inside.sum() / aperture.sum()) if aperture.any() else np.nan
+    share = np.nan
+    if light is not None:
+        w = np.clip(np.nan_to_num(np.asarray(light, dtype=float)), 0.0, None)
+        total = float(w[aperture].sum())
+        if total > 0:
+            share = float(w[inside].sum() / total)
+    return fraction, share

@@ -17,6 +17,7 @@ import json
 import os
 
 import numpy as np
+from astropy import units as u
 from astropy.io import fits
 from astropy.table import Table
 
@@ -316,10 +317,17 @@ def write_stacked_maps(
 
     Per line: ``FLUX_<line>``, ``ERR_<line>`` (inf where no map contributes) and
     ``NMAPS_<line>`` (number of PA-grism maps in each pixel); each ``FLUX`` header lists the
-    PA-grism maps that went in (``MAP1``, ``MAP2``, ...) and the aperture flux over the
-    reference footprint. ``notes`` (line -> text) records why a line has no map; ``joint``
-    (blend group -> diagnostics of :func:`ohmap.linemaps.joint_deblend.joint_deblend`) adds the joint fit's
-    quality to the headers of its lines.
+    PA-grism maps that went in (``MAP1``, ``MAP2``, ...), the aperture flux over the reference
+    footprint's pixels with data (``APFLUX``, ``APERR``, not corrected for the others) and how
+    much of the footprint they are (``APCOVFR``: pixel fraction, ``APLIGHT``: share of the
+    direct-image light; divide ``APFLUX`` by ``APLIGHT``, or ``APCOVFR`` without it, for the
+    total). Lines of a blend group carry ``JCHOICE`` (the solution adopted, ``joint`` or
+    ``stack``), ``JREASON`` (why, with the numbers) and ``BLENDZ`` (the adopted maps' blend
+    total minus the integrated one, in errors). ``notes`` (line -> text) records why a line has
+    no map; ``joint`` (blend group -> diagnostics of
+    :func:`ohmap.linemaps.joint_deblend.joint_deblend`) adds the joint fit's quality and its
+    coverage-corrected aperture flux (``JAPFLUX``, ``JAPERR``) to the headers of its lines,
+    and, where the per-PA maps were kept, the joint maps as ``JFLUX_<line>``, ``JERR_<line>``.
     """
     primary = fits.PrimaryHDU()
     h = primary.header
@@ -357,14 +365,50 @@ def write_stacked_maps(
         fh["NMAPS"] = (len(s.contributors), "number of PA-grism maps stacked")
         for i, label in enumerate(s.contributors, 1):
             fh[f"MAP{i}"] = (label, "PA-grism map in the stack")
-        fh["APFLUX"] = (card_value(s.aperture_flux), "[1e-17 erg/s/cm2] sum over FOOTPRINT")
+        fh["APFLUX"] = (
+            card_value(s.aperture_flux),
+            "[1e-17 erg/s/cm2] sum over covered FOOTPRINT",
+        )
         fh["APERR"] = (card_value(s.aperture_error), "[1e-17 erg/s/cm2] its exact 1-sigma error")
+        fh["APCOVFR"] = (
+            card_value(s.aperture_coverage),
+            "FOOTPRINT pixel fraction summed in APFLUX",
+        )
+        fh["APLIGHT"] = (
+            card_value(s.aperture_light),
+            "share of FOOTPRINT's DIRECT light in APFLUX",
+        )
         fh["METHOD"] = (s.method, "stack (IV mean of maps) or joint (de-blending)")
         for i, (other, cov) in enumerate(sorted(s.covariance.items()), 1):
             fh[f"COVLINE{i}"] = (other, "line covarying with this one")
             fh[f"COVAP{i}"] = (card_value(cov), "[(1e-17 erg/s/cm2)^2] aperture covariance")
+        if s.deblend:
+            fh["JCHOICE"] = (s.method, "de-blending adopted: joint or stack (per-PA)")
+            fh["JREASON"] = s.deblend
+            fh["BLENDZ"] = (card_value(s.blend_z), "[sigma] maps' blend total - integrated")
+        extra = []
         for group, diag in (joint or {}).items():
-            if line in group:
+            joint_map = diag.get("maps", {}).get(line)
+            if line in group and joint_map is not None:
+                jflux, jerr = joint_map.corrected_aperture()
+                fh["JAPFLUX"] = (card_value(jflux), "[1e-17 erg/s/cm2] joint, coverage-corrected")
+                fh["JAPERR"] = (card_value(jerr), "[1e-17 erg/s/cm2] its 1-sigma error")
+                if joint_map is not s:
+                    extra = [
+                        _image(
+                            joint_map.flux,
+                            f"JFLUX_{line}",
+                            f"joint de-blending of {line}, not adopted (FLUX_{line} JREASON)",
+                            LINE_FLUX_UNIT,
+                        ),
+                        _image(
+                            joint_map.error,
+                            f"JERR_{line}",
+                            f"1-sigma error of JFLUX_{line}; inf = no data",
+                            LINE_FLUX_UNIT,
+                        ),
+                    ]
+            if line in group and "residual" in diag and "n_unknowns" in diag:
                 fh["JGROUP"] = ("+".join(group), "lines solved together")
                 fh["JCHI2DOF"] = (
                     card_value(diag["residual"]["chi2_per_dof"]),
@@ -384,6 +428,7 @@ def write_stacked_maps(
                 s.error, f"ERR_{line}", f"1-sigma error of {line}; inf = no data", LINE_FLUX_UNIT
             ),
             _image(s.n_maps.astype(np.int16), f"NMAPS_{line}", "number of maps contributing"),
+            *extra,
         ]
     write_fits_atomic(fits.HDUList(hdus), path)
 
@@ -416,6 +461,11 @@ def read_stacked_maps(path) -> dict:
                 float(fh["APERR"]),
                 str(fh["METHOD"]),
                 covariance,
+                # Files written before the coverage was recorded: unknown.
+                float(fh.get("APCOVFR", np.nan)),
+                float(fh.get("APLIGHT", np.nan)),
+                str(fh.get("JREASON", "")),
+                float(fh.get("BLENDZ", np.nan)),
             )
         return out
 
@@ -463,14 +513,19 @@ def fluxes_table(galaxy: str, redshift: float, rows: list) -> Table:
         "flux_per_pa_error",
         "aperture_flux",
         "aperture_error",
+        "aperture_coverage",
+        "aperture_light",
+        "joint_flux",
+        "joint_flux_error",
         "blend_group",
+        "deblend_choice",
         "correlation",
         "continuum",
     ]
     table = Table(
         rows=[[r[n] for n in names] for r in rows],
         names=names,
-        dtype=[str, str, int, str, float, float, float, float, float, float, str, str, str],
+        dtype=[str, str, int, str] + [float] * 10 + [str] * 4,
     )
     table.add_column([galaxy] * len(table), name="galaxy_id", index=0)
     table.add_column([float(redshift)] * len(table), name="redshift", index=1)
@@ -483,16 +538,26 @@ def fluxes_table(galaxy: str, redshift: float, rows: list) -> Table:
         "flux_per_pa_error",
         "aperture_flux",
         "aperture_error",
+        "joint_flux",
+        "joint_flux_error",
     ):
         table[name].unit = LINE_FLUX_UNIT
+    for name in ("aperture_coverage", "aperture_light"):
+        table[name].unit = u.dimensionless_unscaled
     table.meta["description"] = (
         "Integrated line fluxes (observed, lensed, not dust-corrected; Ha includes [NII]). "
         "flux: the adopted value; for method 'stack' the inverse-variance mean of the accepted "
         "PA-grism maps' own footprint fluxes (flux_per_pa), for method 'joint' the joint multi-PA "
-        "de-blending summed over the reference footprint. flux_per_pa is always the per-PA "
-        "(contour de-blended) value. aperture_flux: the final map summed over the reference "
-        "footprint (NaN when part of it has no data). correlation: correlation coefficient of "
-        "this line's aperture flux with the other lines of its blend group (use it for ratios). "
+        "de-blending summed over the reference footprint, divided by the covered share "
+        "(aperture_light, else aperture_coverage). flux_per_pa is always the per-PA "
+        "(contour de-blended) value, joint_flux the joint one (coverage-corrected; NaN where not "
+        "run). aperture_flux: the final map summed over the reference-footprint pixels with "
+        "data, not corrected (NaN only when none has data); aperture_coverage: the fraction of "
+        "footprint pixels those are, aperture_light: the share of the direct-image light they "
+        "hold. deblend_choice: for a blend group, which solution was adopted and why, and "
+        "whether its maps conserve the blend's flux (docs/linemaps.md). correlation: "
+        "correlation coefficient of this line's flux with the other lines of its blend group "
+        "(joint solution only; use it for ratios). "
         "continuum: 'model' where every contributing spectrum had a continuum model, else the "
         "PA-grisms whose continuum was fitted in line-free windows."
     )

@@ -4,6 +4,9 @@ Each PA-grism map of a line is resampled onto the reference grid with the exact 
 of :mod:`ohmap.resample` (so its error map follows), maps that fail vetting are left out with the
 reason recorded, and the rest are combined pixel by pixel with inverse-variance weights.
 Pixels flagged ``blended`` in a map (possible flux of another line) do not enter the stack.
+Lines de-blended together are also solved jointly from all PA-grisms; :func:`choose_deblend`
+decides which solution a blend group keeps, and :func:`blend_conservation` whether its maps
+add up to the blend's integrated flux.
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ohmap.lines import TIED_LINES
 from ohmap.resample import resample, resampling_matrix
 
+from .footprint import direct_on_map_grid
 from .joint_deblend import joint_deblend
-from .maps import StackedMap
+from .maps import StackedMap, aperture_coverage
 from .settings import VettingSettings
 
 log = logging.getLogger(__name__)
@@ -48,7 +53,9 @@ def vet_map(
     return True, "accepted"
 
 
-def stack_line(line: str, entries, out_shape, aperture, kernel: str = "lanczos3") -> StackedMap:
+def stack_line(
+    line: str, entries, out_shape, aperture, kernel: str = "lanczos3", light=None
+) -> StackedMap:
     """Inverse-variance mean of one line's maps on the reference grid.
 
     Parameters
@@ -60,6 +67,18 @@ def stack_line(line: str, entries, out_shape, aperture, kernel: str = "lanczos3"
         Shape of the reference grid.
     aperture : ndarray of bool
         Reference-grid pixels summed for the aperture flux.
+    kernel : str
+        Resampling kernel (see :mod:`ohmap.resample`).
+    light : ndarray or None
+        Reference direct image on the same grid, for the light share of the covered pixels.
+
+    Returns
+    -------
+    StackedMap
+        ``aperture_flux`` is the stack summed over the aperture pixels that have data (no
+        correction for the others; NaN only when none has data), ``aperture_error`` its exact
+        error, ``aperture_coverage`` and ``aperture_light`` the pixel fraction and the
+        direct-light share of the aperture that those pixels hold.
     """
     num = np.zeros(out_shape)
     wsum = np.zeros(out_shape)
@@ -81,17 +100,19 @@ def stack_line(line: str, entries, out_shape, aperture, kernel: str = "lanczos3"
     flux = np.where(has, num / np.where(has, wsum, 1.0), 0.0)
     err = np.where(has, 1.0 / np.sqrt(np.where(has, wsum, 1.0)), np.inf)
     out = StackedMap(line, flux, err, count, [label for label, _, _ in entries])
-    if np.any(aperture) and np.all(has[aperture]):
+    out.aperture_coverage, out.aperture_light = aperture_coverage(has, aperture, light)
+    covered = aperture & has
+    if np.any(covered):
         # The aperture sum is linear in the input pixels: its variance is exact, including the
         # correlations the resampling introduces between neighbouring output pixels.
         var = 0.0
-        coeff_out = np.where(aperture, 1.0, 0.0).ravel()
+        coeff_out = np.where(covered, 1.0, 0.0).ravel()
         for matrix, error, w in resampled:
             c = (coeff_out * (w / np.where(has, wsum, 1.0)).ravel()) @ matrix
             e = error.ravel()
             good = np.isfinite(e)
             var += float(np.sum((c[good] * e[good]) ** 2))
-        out.aperture_flux = float(flux[aperture].sum())
+        out.aperture_flux = float(flux[covered].sum())
         out.aperture_error = float(np.sqrt(var))
     return out
 
@@ -124,7 +145,8 @@ class GalaxyStack:
         Line -> why it has no stacked map.
     joint : dict
         Blend group (tuple of lines) -> diagnostics of its joint de-blending
-        (:func:`ohmap.linemaps.joint_deblend.joint_deblend`).
+        (:func:`ohmap.linemaps.joint_deblend.joint_deblend`), with ``maps`` (the joint maps, kept
+        whichever solution is adopted) and ``choice`` (:class:`DeblendChoice`).
     """
 
     stacks: dict
@@ -178,9 +200,10 @@ def stack_galaxy(
     joint : ohmap.linemaps.settings.JointDeblendSettings or None
         When given, lines that were de-blended (H-beta with [OIII], H-alpha with [SII]) are
         solved again jointly from the cleaned 2D spectra of all accepted PA-grisms
-        (:func:`ohmap.linemaps.joint_deblend.joint_deblend`), wherever at least two PA-grisms cover the group;
-        their maps and fluxes replace the stacks of the per-PA de-blended maps, which are biased
-        for extended galaxies (docs/linemaps.md). ``None`` keeps the per-PA contour method.
+        (:func:`ohmap.linemaps.joint_deblend.joint_deblend`), wherever at least two PA-grisms
+        cover the group; their maps and fluxes replace the stacks of the per-PA de-blended
+        maps only where the joint solution is the better estimate (:func:`choose_deblend`).
+        ``None`` keeps the per-PA contour method.
 
     Returns
     -------
@@ -188,13 +211,20 @@ def stack_galaxy(
         Integrated fluxes: ``flux`` is the adopted value. For a stacked line it is the
         inverse-variance mean of the accepted maps' own footprint fluxes (each
         coverage-corrected, ``flux_per_pa``); for a jointly de-blended line the joint
-        solution summed over the reference footprint. ``aperture_flux`` is the final map summed
-        over the reference footprint (NaN when a footprint pixel has no data).
+        solution summed over the reference footprint, divided by the covered share
+        (:meth:`~ohmap.linemaps.maps.StackedMap.corrected_aperture`). ``aperture_flux`` is the
+        final map summed over the reference-footprint pixels with data (not corrected),
+        ``aperture_coverage`` and ``aperture_light`` the pixel fraction and direct-light share
+        of the footprint those pixels hold. Lines of a blend group also get ``joint_flux``,
+        ``joint_flux_error`` (the joint solution, coverage-corrected, NaN where it was not
+        run) and ``deblend_choice`` (which solution, why, and whether the maps conserve the
+        blend's flux).
     """
     if lines is None:
         lines = list(dict.fromkeys(n for ex in extractions.values() for n in ex.maps))
     reference = extractions[reference_key]
     shape = reference.footprint.shape
+    light = direct_on_map_grid(reference.direct_image, shape[0])
     vetting, fluxes, stacks, notes = [], [], {}, {}
     accepted = {}
     for line in lines:
@@ -241,7 +271,12 @@ def stack_galaxy(
             flux_per_pa_error=error,
             aperture_flux=np.nan,
             aperture_error=np.nan,
+            aperture_coverage=np.nan,
+            aperture_light=np.nan,
+            joint_flux=np.nan,
+            joint_flux_error=np.nan,
             blend_group="",
+            deblend_choice="",
             correlation="",
             continuum=(
                 f"fitted in line-free windows (no continuum model): {', '.join(without_model)}"
@@ -250,10 +285,8 @@ def stack_galaxy(
             ),
         )
         if entries:
-            stacks[line] = stack_line(line, entries, shape, reference.footprint, kernel)
-            frow.update(
-                aperture_flux=stacks[line].aperture_flux, aperture_error=stacks[line].aperture_error
-            )
+            stacks[line] = stack_line(line, entries, shape, reference.footprint, kernel, light)
+            frow.update(_aperture_columns(stacks[line]))
         else:
             rows = [r for r in vetting if r["line"] == line]
             notes[line] = (
@@ -265,11 +298,9 @@ def stack_galaxy(
                 else "no spectrum"
             )
         fluxes.append(frow)
-    diagnostics = {}
-    if joint is not None:
-        diagnostics = _joint_groups(
-            extractions, alignments, reference, lines, accepted, stacks, fluxes, notes, joint
-        )
+    diagnostics = _deblend_groups(
+        extractions, alignments, reference, lines, accepted, stacks, fluxes, notes, joint, light
+    )
     for row in vetting:
         log.info(
             "%s-%s %s: %s (%s)", row["pa"], row["grism"], row["line"], row["status"], row["reason"]
@@ -290,10 +321,151 @@ def stack_galaxy(
     return GalaxyStack(stacks, vetting, fluxes, notes, diagnostics)
 
 
-def _joint_groups(
-    extractions, alignments, reference, lines, accepted, stacks, fluxes, notes, settings
+# ---------------------------------------------------------------------------------------------
+# Blend groups: the joint or the per-PA solution (docs/linemaps.md, "Which de-blending")
+# ---------------------------------------------------------------------------------------------
+
+#: Agreement required (in standard errors) between two estimates of the same flux.
+DEBLEND_NSIGMA = 3.0
+
+
+@dataclass
+class DeblendChoice:
+    """Which solution a blend group's maps and fluxes come from (``adopted``: ``"joint"`` or
+    ``"stack"``), why (``reason``, with the numbers), and the numbers (``checks``: per line
+    ``joint``, ``joint_error``, ``per_pa``, ``per_pa_error`` in 1e-17 erg/s/cm^2 and ``z``,
+    their difference in combined errors; under ``"total"``, ``z`` of the blend's total)."""
+
+    adopted: str
+    reason: str
+    checks: dict = field(default_factory=dict)
+
+
+def blend_coefficients(group, extractions) -> dict:
+    """Line -> weight of its flux in the blend's total: 1, plus ``1 / ratio`` for a tied line
+    the models carry with it ([OIII]5008: 1 + 1/2.98 where [OIII]4960 is on a spectrum, as in
+    the joint model and the per-PA contour method)."""
+    on = {name for ex in extractions for name in ex.columns}
+    tied = [(p, r) for t, (p, r) in TIED_LINES.items() if t in on and t not in group]
+    return {line: 1.0 + sum(1.0 / r for p, r in tied if p == line) for line in group}
+
+
+def blend_total(values: dict, coefficients: dict) -> tuple[float, float]:
+    """The blend's total ``sum c_L F_L`` of ``values`` (line -> (flux, error)) and ``sum c_L
+    sigma_L``, an upper bound on its error whatever the lines' correlation (NaN if any is)."""
+    c = np.array([coefficients.get(n, 1.0) for n in values])
+    f, e = (np.array([values[n][k] for n in values], dtype=float) for k in (0, 1))
+    if not values or not np.all(np.isfinite(f) & np.isfinite(e)):
+        return np.nan, np.nan
+    return float(c @ f), float(c @ e)
+
+
+def blend_conservation(
+    values: dict, per_pa: dict, coefficients: dict, what: str = "per-PA maps'"
+) -> tuple[float, str]:
+    """Whether a group's fluxes (line -> (flux, error): its maps summed over the aperture and
+    coverage-corrected, or the joint fluxes) add up to its integrated per-PA flux, which is
+    exact (the whole blend is summed before the per-PA method splits it).
+
+    Returns the difference of the totals in units of the integrated total's error
+    (:func:`blend_total`) and a sentence with the numbers. Both totals are sums, or fits, of
+    the same spectrum pixels: the lines' split errors cancel in a total, and what differs (flux
+    counted in two lines' maps, or in none) is a sum over part of those pixels, whose noise is
+    at most the total's; so that error alone is the yardstick (with the maps' own errors,
+    which the split dominates, a double count of the whole blend would go unseen).
+    """
+    both = [n for n in values if n in per_pa]
+    tv, _ = blend_total({n: values[n] for n in both}, coefficients)
+    tp, stp = blend_total({n: per_pa[n] for n in both}, coefficients)
+    z = float((tv - tp) / stp) if stp > 0 else np.nan
+    if not np.isfinite(z):
+        return z, f"{what} blend total unknown"
+    text = f"{what} blend total {tv:.3g} vs integrated {tp:.3g} +- {stp:.2g} ({z:+.1f} sigma)"
+    if abs(z) <= DEBLEND_NSIGMA:
+        return z, f"{text}: flux conserved"
+    return z, f"{text}: does not conserve the blend's flux"
+
+
+def choose_deblend(
+    per_pa: dict,
+    joint: dict,
+    coefficients=None,
+    per_pa_conserved: bool = True,
+    nsigma: float = DEBLEND_NSIGMA,
+) -> DeblendChoice:
+    """Whether a blend group's joint de-blending is a better estimate than the per-PA one.
+
+    The joint solution is adopted only when
+
+    1. it agrees with the per-PA integrated fluxes: ``|J - P| <= nsigma * sqrt(sJ^2 +
+       sP^2)`` for every line both measure;
+    2. it conserves the blend's flux: its total ``sum c_L J_L`` ([OIII]4960 counted with
+       [OIII]5008) is within ``nsigma`` of the integrated total (:func:`blend_conservation`);
+    3. it is at least as precise: its error is not larger than the per-PA error, for every
+       line. This test is waived when the per-PA maps do not conserve the blend's flux
+       (``per_pa_conserved`` False): the per-PA split then rests on overlapping images,
+       and its errors leave that bias out.
+
+    Otherwise the per-PA solution is kept. When both are right their difference scatters by
+    less than ``sqrt(sJ^2 + sP^2)`` (they come from the same spectra), so at 3 sigma a good
+    joint solution is almost never rejected (0.3% per Gaussian test) and gross failures are.
+
+    Parameters
+    ----------
+    per_pa, joint : dict
+        Line -> ``(flux, error)``, 1e-17 erg/s/cm^2: the per-PA integrated fluxes and the joint
+        aperture fluxes (coverage-corrected).
+    coefficients : dict, optional
+        Line -> weight in the blend's total (default 1; :func:`blend_coefficients`).
+    per_pa_conserved : bool
+        Whether the per-PA maps conserve the blend's flux.
+    nsigma : float
+
+    Returns
+    -------
+    DeblendChoice
+    """
+    both = [n for n in joint if n in per_pa and np.all(np.isfinite(per_pa[n]))]
+    if not both:
+        return DeblendChoice("joint", "joint adopted: no per-PA integrated flux to compare with")
+    failed, checks = [], {}
+    for n in both:
+        (j, sj), (p, sp) = joint[n], per_pa[n]
+        scale = np.hypot(sj, sp)
+        z = float((j - p) / scale) if scale > 0 else np.nan
+        checks[n] = dict(joint=j, joint_error=sj, per_pa=p, per_pa_error=sp, z=z)
+        if not abs(z) <= nsigma:
+            failed.append(f"joint {n} {j:.3g} +- {sj:.2g} vs per-PA {p:.3g} +- {sp:.2g}")
+        elif sj > sp and per_pa_conserved:
+            failed.append(f"joint {n} error {sj:.2g} > per-PA {sp:.2g}")
+    z, total = blend_conservation({n: joint[n] for n in both}, per_pa, coefficients or {}, "joint")
+    checks["total"] = dict(z=z)
+    if not abs(z) <= nsigma:
+        failed.append(total)
+    if failed:
+        return DeblendChoice("stack", "per-PA kept: " + "; ".join(failed), checks)
+    agree = ", ".join(f"{n} {checks[n]['z']:+.1f}" for n in [*both, "total"])
+    why = "errors <= per-PA" if per_pa_conserved else "precision not compared"
+    return DeblendChoice(
+        "joint", f"joint adopted ({why}): within {nsigma:g} sigma ({agree})", checks
+    )
+
+
+def _aperture_columns(sm: StackedMap) -> dict:
+    return dict(
+        aperture_flux=sm.aperture_flux,
+        aperture_error=sm.aperture_error,
+        aperture_coverage=sm.aperture_coverage,
+        aperture_light=sm.aperture_light,
+    )
+
+
+def _deblend_groups(
+    extractions, alignments, reference, lines, accepted, stacks, fluxes, notes, settings, light
 ):
-    """Replace the stacks of per-PA de-blended lines by their joint multi-PA solution."""
+    """Per blend group: the joint multi-PA solution where :func:`choose_deblend` finds it the
+    better estimate, else the per-PA stacks; the choice and the adopted maps' flux conservation
+    go into the flux rows, the maps and the log."""
     rows = {r["line"]: r for r in fluxes}
     out = {}
     for group in blend_groups_of(extractions, lines):
@@ -301,58 +473,90 @@ def _joint_groups(
         # maps was rejected (all members share the same cleaned columns).
         keys = sorted({k for line in group for k in accepted[line]})
         keys = [
-            k
-            for k in keys
-            if all(k in accepted[line] or line not in extractions[k].maps for line in group)
+            k for k in keys if all(k in accepted[n] or n not in extractions[k].maps for n in group)
         ]
         label = "+".join(group)
-        if len(keys) < 2:
+        coefficients = blend_coefficients(group, [extractions[k] for k in keys])
+        per_pa = {n: (rows[n]["flux_per_pa"], rows[n]["flux_per_pa_error"]) for n in group}
+        stacked = {n: stacks[n].corrected_aperture() for n in group if n in stacks}
+        z, conservation = blend_conservation(stacked, per_pa, coefficients)
+        choice = None
+        if settings is None:
+            why = "per-PA kept: joint de-blending off"
+        elif len(keys) < 2:
+            why = f"per-PA kept: {len(keys)} accepted PA-grism(s), joint de-blending needs two"
+        else:
+            entries = [(f"{k[0]}-{k[1]}", extractions[k], alignments[k].transform) for k in keys]
+            maps, out[group] = joint_deblend(
+                list(group), entries, reference.footprint.shape, reference.footprint, settings
+            )
+            joint_fluxes = _joint_fluxes(maps, out[group], rows, reference, light)
+            if joint_fluxes:
+                conserved = not abs(z) > DEBLEND_NSIGMA
+                choice = choose_deblend(per_pa, joint_fluxes, coefficients, conserved)
+            else:
+                choice = DeblendChoice("stack", "per-PA kept: the joint fit had nothing to fit")
+            out[group]["choice"], why = choice, choice.reason
+            diag = out[group]
             log.info(
-                "%s: %d accepted PA-grism(s); joint de-blending needs two, the per-PA contour "
-                "solution is kept",
+                "%s: joint de-blending of %d PA-grisms, %d unknowns, chi2/dof %.2f, %.1f s; %s",
                 label,
-                len(keys),
+                len(entries),
+                diag.get("n_unknowns", 0),
+                diag["residual"].get("chi2_per_dof", np.nan),
+                diag["time_s"],
+                "; ".join(diag["notes"]) or "no notes",
             )
-            continue
-        entries = [(f"{k[0]}-{k[1]}", extractions[k], alignments[k].transform) for k in keys]
-        maps, diag = joint_deblend(
-            list(group), entries, reference.footprint.shape, reference.footprint, settings
-        )
-        out[group] = diag
-        names, cov = diag["aperture_covariance"]
-        sigma = dict(zip(names, np.sqrt(np.diag(cov)))) if names else {}
-        for line, sm in maps.items():
-            sm.method = "joint"
-            stacks[line] = sm
-            notes.pop(line, None)
-            if line in names:
-                i = names.index(line)
-                sm.covariance = {
-                    other: float(cov[i, j]) for j, other in enumerate(names) if other != line
-                }
-            correlation = {
-                other: c / (sigma[line] * sigma[other])
-                for other, c in sm.covariance.items()
-                if sigma[line] > 0 and sigma[other] > 0
-            }
-            rows[line].update(
-                method="joint",
-                n_maps=len(sm.contributors),
-                contributors=",".join(sm.contributors),
-                flux=sm.aperture_flux,
-                flux_error=sm.aperture_error,
-                aperture_flux=sm.aperture_flux,
-                aperture_error=sm.aperture_error,
-                blend_group=label,
-                correlation=",".join(f"{k}={v:+.3f}" for k, v in correlation.items()),
-            )
-        log.info(
-            "%s: joint de-blending of %d PA-grisms, %d unknowns, chi2/dof %.2f, %.1f s; %s",
-            label,
-            len(entries),
-            diag["n_unknowns"],
-            diag["residual"]["chi2_per_dof"],
-            diag["time_s"],
-            "; ".join(diag["notes"]) or "no notes",
-        )
+        if choice is not None and choice.adopted == "joint":
+            _adopt_joint(out[group], rows, stacks, notes, label)
+            z = choice.checks.get("total", {}).get("z", np.nan)
+        text = f"{why}; {conservation}"
+        for n in group:
+            rows[n].update(blend_group=label, deblend_choice=text)
+            if n in stacks:
+                stacks[n].deblend, stacks[n].blend_z = text, z
+        (log.info if not abs(z) > DEBLEND_NSIGMA else log.warning)("%s: %s", label, text)
     return out
+
+
+def _joint_fluxes(maps, diag, rows, reference, light):
+    """The joint maps' light shares and flux columns, and their coverage-corrected fluxes (line
+    -> (flux, error)); None without maps."""
+    if not maps:
+        return None
+    joint = {}
+    for line, sm in maps.items():
+        sm.method = "joint"
+        sm.aperture_light = aperture_coverage(np.isfinite(sm.error), reference.footprint, light)[1]
+        joint[line] = sm.corrected_aperture()
+        rows[line].update(joint_flux=joint[line][0], joint_flux_error=joint[line][1])
+    diag["maps"] = maps
+    return joint
+
+
+def _adopt_joint(diag, rows, stacks, notes, label):
+    """The joint maps and fluxes replace the per-PA stacks of a group."""
+    names, cov = diag["aperture_covariance"]
+    sigma = dict(zip(names, np.sqrt(np.diag(cov)))) if names else {}
+    for line, sm in diag["maps"].items():
+        stacks[line] = sm
+        notes.pop(line, None)
+        if line in names:
+            i = names.index(line)
+            sm.covariance = {o: float(cov[i, j]) for j, o in enumerate(names) if o != line}
+        correlation = {
+            other: c / (sigma[line] * sigma[other])
+            for other, c in sm.covariance.items()
+            if sigma[line] > 0 and sigma[other] > 0
+        }
+        flux, error = sm.corrected_aperture()
+        rows[line].update(
+            method="joint",
+            n_maps=len(sm.contributors),
+            contributors=",".join(sm.contributors),
+            flux=flux,
+            flux_error=error,
+            blend_group=label,
+            correlation=",".join(f"{k}={v:+.3f}" for k, v in correlation.items()),
+            **_aperture_columns(sm),
+        )

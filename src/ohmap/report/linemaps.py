@@ -21,7 +21,9 @@ def plot_line_maps(
     ``stacked`` is what :func:`ohmap.linemaps.products.read_stacked_maps` returns. Each map is shown
     with a linear scale from -2 sigma (typical error within the footprint) to its 99.5th
     percentile inside the footprint, the footprint outlined; pixels whose error exceeds four
-    times that typical error are left blank. A line without a map gets a panel saying why.
+    times that typical error are left blank. The title gives the aperture flux (summed over the
+    footprint pixels with data) and, below 100%, the fraction of the footprint those are. A
+    line without a map gets a panel saying why.
     With ``radius_kpc`` (the deprojected source-plane radius on the same grid), contours of
     constant radius are drawn every ``contour_step_kpc`` from 1 kpc, as in Figure 4.
     """
@@ -67,9 +69,15 @@ def plot_line_maps(
                 extent=extent,
             )
             fig.colorbar(image, ax=ax, fraction=0.046, pad=0.02).ax.tick_params(labelsize=6)
+            # APFLUX is summed over the footprint pixels with data: say how much that is.
+            covered = (
+                f", {s.aperture_coverage:.0%} of footprint"
+                if np.isfinite(s.aperture_coverage) and s.aperture_coverage < 1
+                else ""
+            )
             ax.set_title(
                 f"{name}: {s.aperture_flux:.1f} ± {s.aperture_error:.1f}  "
-                f"({len(s.contributors)} maps)",
+                f"({len(s.contributors)} maps{covered})",
                 fontsize=8,
             )
         else:
