@@ -99,7 +99,7 @@ def spaxel_maps(results: Path, mock: Path, galaxies):
         if not fitted.any():
             print(f"  {gid}: no spaxel fitted")
             continue
-        factor = int(maps["header"]["BINNING"])
+        factor = int(maps["header"].get("BINPIX", 2))
         truth = binned_truth(mock / "truth" / f"{gid}_truth.fits", factor, fitted.shape)
         p = (maps["OH12"] - truth) / maps["OH12_ERR"]
         p = p[fitted & np.isfinite(p)]

@@ -10,6 +10,7 @@ Modules, in the order data flow through them:
 * :mod:`~ohmap.inference.samplers`: the MCMC engines;
 * :mod:`~ohmap.inference.summary`: derived quantities, percentiles and limits;
 * :mod:`~ohmap.inference.fitting`: many objects fitted in batches, one stream each;
-* :mod:`~ohmap.inference.spaxels`: which spaxels are fitted, and their shards;
+* :mod:`~ohmap.inference.binning`: Voronoi bins of the native spaxels (``binning: voronoi``);
+* :mod:`~ohmap.inference.spaxels`: which spaxels (or bins) are fitted, and their shards;
 * :mod:`~ohmap.inference.products`: posterior shards, spaxel maps and global-fit tables.
 """

@@ -86,8 +86,9 @@ def fit_fluxes(
         both accept it; objects with a covariance are sampled one at a time).
     progress_every : int
         Log progress every this many objects (0: only at the end).
-    spaxel_arcsec : float, optional
-        Side of a square spaxel (arcsec): adds the SFR surface density to the summaries.
+    spaxel_arcsec : float or array_like, optional
+        Side of a square spaxel (arcsec), one value or one per object (a bin of ``n`` spaxels:
+        ``sqrt(n)`` times the side of one): adds the SFR surface density to the summaries.
     limit_fraction : float
         Of the limit rule (:func:`ohmap.inference.summary.summarize`).
 
@@ -109,6 +110,11 @@ def fit_fluxes(
         )
     redshift = np.broadcast_to(np.asarray(redshift, dtype=float), (len(keys),))
     magnification = np.broadcast_to(np.asarray(magnification, dtype=float), (len(keys),))
+    side = (
+        [None] * len(keys)
+        if spaxel_arcsec is None
+        else np.broadcast_to(np.asarray(spaxel_arcsec, dtype=float), (len(keys),))
+    )
     rngs = [object_stream(settings.seed, *k) for k in keys]
     initial = (
         np.stack(
@@ -159,7 +165,7 @@ def fit_fluxes(
             )
         for j, i in enumerate(block):
             samples = chains.flat_samples(j)
-            derived = derived_samples(model, samples, redshift[i], magnification[i], spaxel_arcsec)
+            derived = derived_samples(model, samples, redshift[i], magnification[i], side[i])
             results.append(
                 FluxFit(
                     keys[i],

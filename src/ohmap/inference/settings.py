@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ohmap.errors import InputError
+from ohmap.inference.binning import BINNINGS
 from ohmap.inference.calibrations import load_calibrations
 from ohmap.lines import FIT_LINES
 from ohmap.settings import ConfigSection
@@ -171,16 +172,33 @@ class SpaxelSettings(ConfigSection):
         Spaxels per shard (one job each). Only the layout: no product depends on it. 256 makes
         a job of 35-47 s at the paper's sampler settings, so Snakemake's own cost of a few
         seconds per job stays near a tenth of it (``perf/bench_shards.py``).
+    binning : str
+        ``"paper"`` (each native spaxel fitted on its own, as Wang et al. 2017) or
+        ``"voronoi"`` (the native spaxels of the footprint grouped into Voronoi bins of
+        ``target_snr`` in the first selection line the galaxy has, each bin fitted once and
+        fitted only if it reaches ``min_snr``; :mod:`ohmap.inference.binning`).
+    target_snr : float
+        Target S/N of the Voronoi bins (a bin is good at 0.8 x this); ``binning: paper``
+        ignores it.
     """
 
     bin_pixels: int = 2
     min_snr: float = 5.0
     snr_lines: tuple = ("Ha", "OIII5008")
     shard_size: int = 256
+    binning: str = "paper"
+    target_snr: float = 10.0
 
     def __post_init__(self):
         if self.bin_pixels < 1 or self.shard_size < 1:
             raise InputError("inference.spaxels", "bin_pixels and shard_size must be at least 1")
+        if self.binning not in BINNINGS:
+            raise InputError(
+                "inference.spaxels",
+                f"binning {self.binning!r} is not one of {', '.join(BINNINGS)}",
+            )
+        if not self.target_snr > 0:
+            raise InputError("inference.spaxels", f"target_snr = {self.target_snr} must be > 0")
         unknown = [n for n in self.snr_lines if n not in FIT_LINES]
         if unknown:
             raise InputError(

@@ -1,9 +1,12 @@
 """One shard of a galaxy's spaxels fitted (Wang et al. 2017, Sect. 6.1): the shard's rows of the
-spaxel plan through the line-flux model, one random stream per spaxel."""
+spaxel plan through the line-flux model, one random stream per spaxel (or Voronoi bin, keyed by
+its bin id)."""
 
 from __future__ import annotations
 
 import logging
+
+import numpy as np
 
 from .fitting import fit_fluxes
 from .model import LineFluxModel
@@ -48,6 +51,12 @@ def fit_shard(plan, shard: int, galaxy: dict, settings: dict):
         settings["sampler"].engine,
     )
     spaxel_arcsec = float(plan.meta["pixel_scale_arcsec"])
+    # A bin's SFR surface density is over its whole area: a square of sqrt(n) spaxel sides.
+    sides = (
+        spaxel_arcsec * np.sqrt(np.asarray(spaxels["n_spaxels"], dtype=float))
+        if "n_spaxels" in spaxels.colnames
+        else spaxel_arcsec
+    )
     keys = [(gid, int(s)) for s in spaxels["spaxel"]]
     fits = fit_fluxes(
         model,
@@ -56,7 +65,7 @@ def fit_shard(plan, shard: int, galaxy: dict, settings: dict):
         keys,
         settings["sampler"],
         z,
-        spaxel_arcsec=spaxel_arcsec,
+        spaxel_arcsec=sides,
         progress_every=16,
         limit_fraction=settings["limit_fraction"],
     )

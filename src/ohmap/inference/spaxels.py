@@ -3,11 +3,14 @@
 The stacked maps are on the interlaced 0.065" grid of the reference PA; the per-spaxel fits
 (Wang et al. 2017, Sect. 6.1) use the native 0.13" scale, i.e. 2 x 2 bins. A spaxel is fitted
 when at least one of the selection lines (H-alpha or [OIII]5008 by default) reaches S/N >= 5
-in it. The selected spaxels are cut into shards of a fixed size, one Snakemake job each; a
-spaxel's random stream derives from (galaxy, spaxel id), so the shard layout does not change
-any result.
+in it (``binning: paper``). With ``binning: voronoi`` the native spaxels of the object's
+footprint are grouped first into Voronoi bins of a target S/N (:mod:`ohmap.inference.binning`)
+and each bin is fitted like a spaxel. The selected spaxels (bins) are cut into shards of a fixed
+size, one Snakemake job each; a spaxel's (bin's) random stream derives from (galaxy, spaxel or
+bin id), so the shard layout does not change any result.
 
-Spaxel ids are ``iy * nx + ix`` on the binned grid (``ny, nx``).
+Spaxel ids are ``iy * nx + ix`` on the binned grid (``ny, nx``); a Voronoi bin's id is that of
+its anchor spaxel (the member nearest to its light-weighted centroid).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from ohmap.errors import InputError
 from ohmap.io.atomic import write_table_atomic
 from ohmap.lines import FIT_LINES
 
+from .binning import bin_members, spaxel_footprint, sum_bins, voronoi_bin_ids
 from .settings import SpaxelSettings
 
 LINE_FLUX_UNIT = u.Unit("1e-17 erg / (s cm2)")
@@ -50,8 +54,10 @@ def bin_map(flux, error, factor: int):
     return binned, binned_error
 
 
-def select_spaxels(stacks: dict, settings: SpaxelSettings, galaxy: str = "") -> tuple[Table, tuple]:
-    """The spaxels of one galaxy to fit, with their binned fluxes.
+def select_spaxels(
+    stacks: dict, settings: SpaxelSettings, galaxy: str = "", footprint=None
+) -> tuple[Table, tuple]:
+    """The spaxels (or Voronoi bins) of one galaxy to fit, with their binned fluxes.
 
     Parameters
     ----------
@@ -60,13 +66,25 @@ def select_spaxels(stacks: dict, settings: SpaxelSettings, galaxy: str = "") -> 
         1e-17 erg/s/cm^2), e.g. :class:`ohmap.linemaps.maps.StackedMap`; lines outside
         :data:`ohmap.lines.FIT_LINES` are ignored.
     settings : SpaxelSettings
+    galaxy : str
+        Named in errors.
+    footprint : ndarray of bool, optional
+        The object's footprint on the stacked maps' grid (their ``FOOTPRINT``): with
+        ``binning: voronoi`` only the spaxels in it are binned (default: every spaxel).
+        ``binning: paper`` does not use it.
 
     Returns
     -------
     table : astropy.table.Table
-        One row per selected spaxel, by increasing id: ``spaxel``, ``iy``, ``ix``,
+        One row per fitted object, by increasing id: ``spaxel``, ``iy``, ``ix``,
         ``<line>_flux`` and ``<line>_err`` per line (inf error: no data), ``snr_max`` and
-        ``selected_by`` (the line with the highest S/N among the selection lines).
+        ``selected_by`` (the line with the highest S/N among the selection lines). With
+        ``binning: paper`` an object is a spaxel, fitted when ``snr_max >= min_snr``. With
+        ``binning: voronoi`` it is a Voronoi bin (:mod:`ohmap.inference.binning`): ``spaxel``
+        is the bin id (its anchor spaxel's id), ``iy``, ``ix`` the anchor's position,
+        ``n_spaxels`` and ``members`` (the member spaxel ids, ascending, comma-separated) are
+        added, the fluxes are the members' sums (errors in quadrature), and a bin is fitted
+        when its ``snr_max >= min_snr`` too.
     shape : tuple
         ``(ny, nx)`` of the binned grid.
     """
@@ -79,6 +97,23 @@ def select_spaxels(stacks: dict, settings: SpaxelSettings, galaxy: str = "") -> 
     binned = {n: bin_map(stacks[n].flux, stacks[n].error, settings.bin_pixels) for n in lines}
     shape = binned[lines[0]][0].shape
     selecting = [n for n in settings.snr_lines if n in binned] or lines
+    meta = dict(
+        lines=lines,
+        shape=list(shape),
+        bin_pixels=settings.bin_pixels,
+        min_snr=settings.min_snr,
+        selection_lines=selecting,
+        binning=settings.binning,
+    )
+    if settings.binning == "voronoi":
+        bin_id = _voronoi_bins(binned, selecting[0], footprint, settings, shape, galaxy)
+        members = bin_members(bin_id)
+        ids = np.array(sorted(members), dtype=np.int64)
+        binned = {n: sum_bins(*binned[n], bin_id, ids) for n in lines}
+        meta.update(target_snr=settings.target_snr, binning_line=selecting[0])
+    else:
+        ids = np.arange(shape[0] * shape[1], dtype=np.int64)
+        binned = {n: (f.ravel(), e.ravel()) for n, (f, e) in binned.items()}
     snr = np.stack(
         [
             np.where(np.isfinite(binned[n][1]), binned[n][0] / binned[n][1], -np.inf)
@@ -87,30 +122,59 @@ def select_spaxels(stacks: dict, settings: SpaxelSettings, galaxy: str = "") -> 
     )
     best = np.argmax(snr, axis=0)
     snr_max = np.max(snr, axis=0)
-    iy, ix = np.nonzero(snr_max >= settings.min_snr)
+    (keep,) = np.nonzero(snr_max >= settings.min_snr)
     table = Table()
-    table["spaxel"] = (iy * shape[1] + ix).astype(np.int64)
-    table["iy"] = iy.astype(np.int32)
-    table["ix"] = ix.astype(np.int32)
+    table["spaxel"] = ids[keep]
+    table["iy"] = (ids[keep] // shape[1]).astype(np.int32)
+    table["ix"] = (ids[keep] % shape[1]).astype(np.int32)
+    if settings.binning == "voronoi":
+        table["n_spaxels"] = np.array([members[i].size for i in ids[keep]], dtype=np.int32)
+        table["members"] = np.array(
+            [",".join(str(m) for m in members[i]) for i in ids[keep]], dtype=str
+        )
     for n in lines:
-        table[f"{n}_flux"] = binned[n][0][iy, ix]
+        table[f"{n}_flux"] = binned[n][0][keep]
         table[f"{n}_flux"].unit = LINE_FLUX_UNIT
-        table[f"{n}_err"] = binned[n][1][iy, ix]
+        table[f"{n}_err"] = binned[n][1][keep]
         table[f"{n}_err"].unit = LINE_FLUX_UNIT
-    table["snr_max"] = snr_max[iy, ix]
+    table["snr_max"] = snr_max[keep]
     table["selected_by"] = (
-        np.array([selecting[k] for k in best[iy, ix]], dtype=str)
-        if iy.size
+        np.array([selecting[k] for k in best[keep]], dtype=str)
+        if keep.size
         else np.array([], dtype=str)
     )
-    table.meta.update(
-        lines=lines,
-        shape=list(shape),
-        bin_pixels=settings.bin_pixels,
-        min_snr=settings.min_snr,
-        selection_lines=selecting,
-    )
+    table.meta.update(meta)
     return table, shape
+
+
+def _voronoi_bins(binned, line, footprint, settings, shape, galaxy) -> np.ndarray:
+    """Bin-id map of the Voronoi bins of the footprint's spaxels, by the S/N of ``line``."""
+    if footprint is None:
+        usable = np.ones(shape, dtype=bool)
+    else:
+        usable = spaxel_footprint(footprint, settings.bin_pixels)
+        if usable.shape != tuple(shape):
+            raise InputError(
+                galaxy or "stacked maps",
+                f"footprint {np.shape(footprint)} is not on the grid of the line maps",
+            )
+    flux, error = (a.reshape(shape) for a in binned[line])
+    return voronoi_bin_ids(flux, error, usable, settings.target_snr)
+
+
+def plan_bin_ids(plan: Table) -> np.ndarray:
+    """The bin-id map (int32, binned grid of meta ``shape``) of a plan: each fitted object's
+    id (``spaxel``) on its member spaxels (``members``, or the spaxel itself without that
+    column, as with ``binning: paper``), -1 elsewhere."""
+    ny, nx = (int(v) for v in plan.meta["shape"])
+    out = np.full(ny * nx, -1, dtype=np.int32)
+    for row in plan:
+        if "members" in plan.colnames:
+            members = [int(m) for m in str(row["members"]).split(",") if m]
+        else:
+            members = [int(row["spaxel"])]
+        out[members] = int(row["spaxel"])
+    return out.reshape(ny, nx)
 
 
 def shard_plan(n_spaxels: int, shard_size: int) -> np.ndarray:
@@ -146,7 +210,10 @@ def write_plan(path, table: Table, galaxy: str, shard_size: int) -> Table:
         shard_size=int(shard_size),
         description="Spaxels of the binned stacked maps selected for the per-spaxel fits: "
         "spaxel = iy * nx + ix on the binned grid of meta 'shape'; "
-        "<line>_flux/_err: binned line flux and 1-sigma error (inf: no data).",
+        "<line>_flux/_err: binned line flux and 1-sigma error (inf: no data). "
+        "With meta binning = voronoi each row is a Voronoi bin: spaxel = bin id = the id of "
+        "its anchor spaxel (iy, ix), n_spaxels and members (member spaxel ids, "
+        "comma-separated), fluxes summed over the members, errors in quadrature.",
     )
     write_table_atomic(table, path, format="ascii.ecsv")
     return table

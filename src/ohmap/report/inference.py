@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.collections import LineCollection
 from scipy.ndimage import gaussian_filter
 
 from ohmap.io.atomic import save_figure
@@ -205,6 +206,25 @@ def _trace_inset(fig, chain, n: int, label: str) -> None:
     inset.tick_params(labelsize=6)
 
 
+def _has_multi_spaxel_bins(bin_id) -> bool:
+    ids = np.asarray(bin_id)
+    ids = ids[ids >= 0]
+    return ids.size > 0 and np.unique(ids).size < ids.size
+
+
+def _bin_outlines(bin_id) -> list:
+    """Segments (pixel coordinates of ``imshow``) along the edges between spaxels of different
+    bins, and between a bin and the outside."""
+    ids = np.pad(np.asarray(bin_id), 1, constant_values=-1)
+    segments = []
+    # Vertical edges: between columns j - 1 and j of the unpadded map, at x = j - 0.5.
+    vy, vx = np.nonzero((ids[:, 1:] != ids[:, :-1]) & ((ids[:, 1:] >= 0) | (ids[:, :-1] >= 0)))
+    segments += [[(x - 0.5, y - 1.5), (x - 0.5, y - 0.5)] for y, x in zip(vy, vx)]
+    hy, hx = np.nonzero((ids[1:, :] != ids[:-1, :]) & ((ids[1:, :] >= 0) | (ids[:-1, :] >= 0)))
+    segments += [[(x - 1.5, y - 0.5), (x - 0.5, y - 0.5)] for y, x in zip(hy, hx)]
+    return segments
+
+
 def plot_spaxel_maps(maps: dict, path, title=None, truth_oh12=None) -> None:
     """Metallicity, its error, A_V and SFR surface density per spaxel (cf. Sect. 6.1).
 
@@ -223,9 +243,13 @@ def plot_spaxel_maps(maps: dict, path, title=None, truth_oh12=None) -> None:
     Notes
     -----
     Spaxels that were not fitted (``FITTED`` = 0) are blank; the colour bars carry the units.
+    Voronoi bins (``BINID``, bins of several spaxels) are outlined.
     """
     fitted = np.asarray(maps["FITTED"], dtype=bool)
     units = maps.get("units", {})
+    bins = maps.get("BINID")
+    binned = bins is not None and _has_multi_spaxel_bins(bins)
+    outlines = _bin_outlines(bins) if binned else None
     panels = [
         ("OH12", "12+log(O/H), median", "viridis"),
         ("OH12_ERR", "12+log(O/H), error", "magma"),
@@ -278,6 +302,8 @@ def plot_spaxel_maps(maps: dict, path, title=None, truth_oh12=None) -> None:
         im = ax.imshow(
             np.ma.masked_invalid(image), origin="lower", cmap=cm, interpolation="nearest", **kw
         )
+        if outlines is not None:
+            ax.add_collection(LineCollection(outlines, colors="k", linewidths=0.4))
         bar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02)
         bar.set_label(unit_names.get(unit, unit), fontsize=7)
         bar.ax.tick_params(labelsize=6)
@@ -329,7 +355,8 @@ def plot_spaxel_maps(maps: dict, path, title=None, truth_oh12=None) -> None:
         else int(fitted.sum())
     )
     head = title or f"{maps.get('galaxy', '')}: per-spaxel posterior medians"
-    fig.suptitle(f"{head}  ({nfit} spaxels fitted; blank = not fitted)", fontsize=9)
+    in_bins = f" in {len(np.unique(bins[bins >= 0]))} Voronoi bins (outlined)" if binned else ""
+    fig.suptitle(f"{head}  ({nfit} spaxels fitted{in_bins}; blank = not fitted)", fontsize=9)
     fig.tight_layout()
     save_figure(fig, path, dpi=110)
     plt.close(fig)

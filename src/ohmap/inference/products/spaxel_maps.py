@@ -1,4 +1,5 @@
-"""Per-spaxel maps of a galaxy (FITS): the summaries of all its shards on the binned map grid."""
+"""Per-spaxel maps of a galaxy (FITS): the summaries of all its shards on the binned map grid,
+each bin's values on every spaxel of it (``BINID``)."""
 
 from __future__ import annotations
 
@@ -113,8 +114,85 @@ def _column(summary: Table, name: str):
     return np.asarray(col, dtype=float)
 
 
-def write_spaxel_maps(path, galaxy: str, shape, summary, header_cards: dict | None = None) -> Path:
-    """Place the posterior summaries of a galaxy's spaxels on its binned map grid (FITS).
+def _bin_rows(summary: Table, iy, ix, shape, bin_id):
+    """The bin-id map of the fitted bins and, per map pixel, the summary row of its bin (-1: not
+    fitted); checks that each row's anchor pixel carries its bin id."""
+    ny, nx = shape
+    ids = (
+        np.asarray(summary["spaxel"], dtype=np.int64)
+        if "spaxel" in summary.colnames
+        else iy * nx + ix
+    )
+    if bin_id is None:
+        out = np.full((ny, nx), -1, dtype=np.int32)
+        out[iy, ix] = ids
+        row = np.full((ny, nx), -1, dtype=np.int64)
+        row[iy, ix] = np.arange(len(ids))
+        return out, row
+    if len(np.unique(ids)) < len(ids):
+        raise ValueError("two summary rows share a bin id (column 'spaxel')")
+    out = np.asarray(bin_id)
+    if out.shape != (ny, nx):
+        raise ValueError(f"bin-id map {out.shape} is not on the {ny} x {nx} map grid")
+    if not np.issubdtype(out.dtype, np.integer):
+        raise ValueError(f"bin-id map of dtype {out.dtype}: bin ids are integers")
+    wrong = np.flatnonzero(out[iy, ix] != ids)
+    if wrong.size:
+        k = wrong[0]
+        raise ValueError(
+            f"spaxel {ids[k]} at (iy, ix) = ({iy[k]}, {ix[k]}) is not in its own bin (the "
+            f"bin-id map holds {out[iy[k], ix[k]]} there)"
+        )
+    out = np.where(np.isin(out, ids), out, -1).astype(np.int32)
+    order = np.argsort(ids, kind="stable")
+    flat = out.ravel()
+    row = np.full(flat.size, -1, dtype=np.int64)
+    inside = flat >= 0
+    row[inside] = order[np.searchsorted(ids[order], flat[inside])]
+    return out, row.reshape(ny, nx)
+
+
+def _flag_hdus(summary, members, row, converged, fitted, bins) -> list:
+    """The OH12_LIM, CONVERGED, FITTED and BINID extensions."""
+    ny, nx = fitted.shape
+    n_fit = int(fitted.sum())
+    out = []
+    lim = np.full((ny, nx), -2, dtype=np.int8)
+    if "oh12_limit" in summary.colnames:
+        codes = {"": 0, "<": -1, ">": 1}
+        per_row = np.array(
+            [codes.get(str(v).strip(), 0) for v in summary["oh12_limit"]], dtype=np.int8
+        )
+        lim[members] = per_row[row[members]]
+    elif n_fit:
+        lim[members] = 0
+    hdu = fits.ImageHDU(lim, name="OH12_LIM")
+    hdu.header["BUNIT"] = ("", "flag, no unit")
+    hdu.header["CONTENT"] = (
+        "12+log(O/H) limit flag: 0 measured, -1 upper limit, +1 lower limit, -2 not fitted"
+    )
+    out.append(hdu)
+    hdu = fits.ImageHDU(converged, name="CONVERGED")
+    hdu.header["BUNIT"] = ("", "flag, no unit")
+    hdu.header["CONTENT"] = "chain convergence: 1 converged, 0 not converged, -1 not fitted"
+    out.append(hdu)
+    hdu = fits.ImageHDU(fitted, name="FITTED")
+    hdu.header["BUNIT"] = ("", "mask, no unit")
+    hdu.header["CONTENT"] = "1 = spaxel fitted (has a posterior), 0 = not fitted"
+    out.append(hdu)
+    hdu = fits.ImageHDU(bins, name="BINID")
+    hdu.header["BUNIT"] = ("", "bin id, no unit")
+    hdu.header["CONTENT"] = (
+        "id of the spaxel's fitted bin (iy * nx + ix of its anchor spaxel), -1 = not fitted"
+    )
+    out.append(hdu)
+    return out
+
+
+def write_spaxel_maps(
+    path, galaxy: str, shape, summary, header_cards: dict | None = None, bin_id=None
+) -> Path:
+    """Place the posterior summaries of a galaxy's spaxels (or bins) on its binned map grid.
 
     Parameters
     ----------
@@ -130,20 +208,29 @@ def write_spaxel_maps(path, galaxy: str, shape, summary, header_cards: dict | No
     header_cards : dict, optional
         ``key -> (value, comment)`` for the primary header (redshift, binning, pixel scale,
         calibration, ...). Keys longer than 8 characters become HIERARCH cards.
+    bin_id : ndarray of int, optional
+        The bin-id map (``shape``) of Voronoi bins (:func:`ohmap.inference.spaxels.plan_bin_ids`):
+        each summary row (a bin, id ``spaxel`` at its anchor ``iy``, ``ix``) is painted on
+        every spaxel holding its id. Default: each row is one spaxel, its own bin.
 
     Notes
     -----
     Extensions: ``OH12``, ``OH12_P16``, ``OH12_P84``, ``OH12_ERR`` (dex), ``AV``, ``AV_ERR`` (mag),
-    ``SFRD``, ``SFRD_ERR`` (Msun/yr/kpc^2), ``HBETA`` (1e-17 erg/s/cm^2, per spaxel), ``OH12_LIM``
-    (int8: 0 measured, -1 upper limit, +1 lower limit, -2 not fitted), ``CONVERGED`` (int16: 1
-    converged, 0 not, -1 not fitted) and ``FITTED`` (uint8: 1 fitted). Errors are the
-    conservative ``max(p84 - p50, p50 - p16)``. Value maps are NaN where no spaxel was fitted
-    (each header says so); ``NFITTED`` in the primary header counts the fitted spaxels.
+    ``SFRD``, ``SFRD_ERR`` (Msun/yr/kpc^2), ``HBETA`` (1e-17 erg/s/cm^2, per spaxel: a bin's
+    flux divided by its number of spaxels), ``OH12_LIM`` (int8: 0 measured, -1 upper limit,
+    +1 lower limit, -2 not fitted), ``CONVERGED`` (int16: 1 converged, 0 not, -1 not fitted),
+    ``FITTED`` (uint8: 1 fitted) and ``BINID`` (int32: the id of the spaxel's fitted bin, -1
+    none; the spaxel's own id with ``binning: paper``). Every member of a bin carries the
+    bin's values. Errors are the conservative ``max(p84 - p50, p50 - p16)``. Value maps are
+    NaN where no spaxel was fitted (each header says so); ``NFITTED`` in the primary header
+    counts the fitted spaxels, ``NBINS`` the fitted bins, ``BINNING`` says which binning
+    (``paper`` unless the header cards say otherwise or a bin has several spaxels).
 
     Raises
     ------
     ValueError
-        Two spaxels share an ``(iy, ix)``, or one lies outside ``shape`` (the message names it).
+        Two spaxels share an ``(iy, ix)``, one lies outside ``shape`` (the message names it),
+        or the bin-id map does not put a row's anchor in its own bin.
     """
     summary = _as_summary(summary)
     ny, nx = (int(v) for v in shape)
@@ -153,12 +240,17 @@ def write_spaxel_maps(path, galaxy: str, shape, summary, header_cards: dict | No
         if c not in summary.colnames:
             raise ValueError(f"summary table lacks column {c!r}")
     iy, ix = _check_positions(summary, (ny, nx))
-    n_fit = len(summary)
-    fitted = np.zeros((ny, nx), dtype=np.uint8)
-    fitted[iy, ix] = 1
+    bins, row = _bin_rows(summary, iy, ix, (ny, nx), bin_id)
+    members = row >= 0
+    n_members = np.bincount(row[members], minlength=len(summary))
+    n_bins = len(summary)
+    fitted = members.astype(np.uint8)
+    n_fit = int(fitted.sum())
     converged = np.full((ny, nx), -1, dtype=np.int16)
     if "converged" in summary.colnames:
-        converged[iy, ix] = np.asarray(summary["converged"], dtype=bool).astype(np.int16)
+        converged[members] = np.asarray(summary["converged"], dtype=bool).astype(np.int16)[
+            row[members]
+        ]
     n_conv = int(np.sum(converged == 1))
 
     primary = fits.PrimaryHDU()
@@ -168,7 +260,12 @@ def write_spaxel_maps(path, galaxy: str, shape, summary, header_cards: dict | No
     h["MAPNY"] = (ny, "[pixel] rows of the binned map grid")
     h["MAPNX"] = (nx, "[pixel] columns of the binned map grid")
     h["NFITTED"] = (n_fit, "spaxels with a posterior (FITTED = 1)")
+    h["NBINS"] = (n_bins, "fitted bins (one posterior each; BINID)")
     h["NCONVERG"] = (n_conv, "fitted spaxels whose chains converged")
+    h["BINNING"] = (
+        "voronoi" if np.any(n_members > 1) else "paper",
+        "paper: each spaxel fitted alone; voronoi: bins",
+    )
     for key, card in (header_cards or {}).items():
         value, comment = card if isinstance(card, tuple) else (card, "")
         key = str(key).upper()
@@ -181,6 +278,7 @@ def write_spaxel_maps(path, galaxy: str, shape, summary, header_cards: dict | No
         "Sect. 4.4 and 6.1) on the binned map grid; pixel (iy, ix) = (row, column)."
     )
     h["COMMENT"] = "Value maps are NaN where no spaxel was fitted (see FITTED)."
+    h["COMMENT"] = "Each spaxel of a bin (BINID) carries the bin's values."
     if n_fit == 0:
         h["COMMENT"] = (
             "No spaxel of this galaxy was fitted (none passed the selection): every value "
@@ -196,7 +294,9 @@ def write_spaxel_maps(path, galaxy: str, shape, summary, header_cards: dict | No
         else:
             values = _column(summary, f"{q}_{stat}")
         if values is not None:
-            image[iy, ix] = values
+            if q == "hbeta":
+                values = values / np.maximum(n_members, 1)
+            image[members] = values[row[members]]
         hdu = fits.ImageHDU(image, name=name)
         hh = hdu.header
         hh["BUNIT"] = (unit, {"dex": "12+log(O/H) in dex"}.get(unit, "unit of the map values"))
@@ -218,27 +318,7 @@ def write_spaxel_maps(path, galaxy: str, shape, summary, header_cards: dict | No
             hh["COMMENT"] = "No spaxel was fitted (NFITTED = 0): NaN everywhere."
         hdus.append(hdu)
 
-    lim = np.full((ny, nx), -2, dtype=np.int8)
-    if "oh12_limit" in summary.colnames:
-        codes = {"": 0, "<": -1, ">": 1}
-        lim[iy, ix] = [codes.get(str(v).strip(), 0) for v in summary["oh12_limit"]]
-    elif n_fit:
-        lim[iy, ix] = 0
-    hdu = fits.ImageHDU(lim, name="OH12_LIM")
-    hdu.header["BUNIT"] = ("", "flag, no unit")
-    hdu.header["CONTENT"] = (
-        "12+log(O/H) limit flag: 0 measured, -1 upper limit, +1 lower limit, -2 not fitted"
-    )
-    hdus.append(hdu)
-    hdu = fits.ImageHDU(converged, name="CONVERGED")
-    hdu.header["BUNIT"] = ("", "flag, no unit")
-    hdu.header["CONTENT"] = "chain convergence: 1 converged, 0 not converged, -1 not fitted"
-    hdus.append(hdu)
-    hdu = fits.ImageHDU(fitted, name="FITTED")
-    hdu.header["BUNIT"] = ("", "mask, no unit")
-    hdu.header["CONTENT"] = "1 = spaxel fitted (has a posterior), 0 = not fitted"
-    hdus.append(hdu)
-
+    hdus += _flag_hdus(summary, members, row, converged, fitted, bins)
     write_fits_atomic(fits.HDUList(hdus), path)
     return Path(path)
 
@@ -250,8 +330,9 @@ def read_spaxel_maps(path) -> dict:
     -------
     dict
         Extension name -> array (value maps float64 with NaN where not fitted; ``CONVERGED``
-        int16; ``OH12_LIM`` int8; ``FITTED`` bool), plus ``"header"`` (the primary header),
-        ``"units"`` (extension -> BUNIT) and ``"galaxy"``.
+        int16; ``OH12_LIM`` int8; ``FITTED`` bool; ``BINID`` int32, made from ``FITTED`` (each
+        fitted spaxel its own bin) for a product written before bins), plus ``"header"`` (the
+        primary header), ``"units"`` (extension -> BUNIT) and ``"galaxy"``.
     """
     try:
         hdul = fits.open(path)
@@ -273,10 +354,17 @@ def read_spaxel_maps(path) -> dict:
                 data = data.astype(np.int16)
             elif name == "OH12_LIM":
                 data = data.astype(np.int8)
+            elif name == "BINID":
+                data = data.astype(np.int32)
             else:
                 data = data.astype(np.float64)
             out[name] = data
             out["units"][name] = hdu.header.get("BUNIT", "")
+        if "BINID" not in out:
+            fitted = out["FITTED"]
+            ids = np.arange(fitted.size, dtype=np.int32).reshape(fitted.shape)
+            out["BINID"] = np.where(fitted, ids, -1).astype(np.int32)
+            out["units"]["BINID"] = ""
         return out
 
 
@@ -292,17 +380,24 @@ def spaxel_map_cards(galaxy: str, redshift: float, plan_meta: dict, model: dict)
         Catalogue redshift.
     plan_meta : dict
         The spaxel plan's meta (``bin_pixels``, ``pixel_scale_arcsec``, ``min_snr``,
-        ``selection_lines``).
+        ``selection_lines``; ``binning``, default ``paper``, and with ``voronoi`` ``target_snr``
+        and ``binning_line``).
     model : dict
         The ``inference.model`` configuration section.
     """
-    return {
+    binning = str(plan_meta.get("binning", "paper"))
+    cards = {
         "OBJECT": (galaxy, "galaxy id"),
         "REDSHIFT": (redshift, "catalogue redshift"),
-        "BINNING": (int(plan_meta["bin_pixels"]), "stacked-map pixels per spaxel side"),
+        "BINPIX": (int(plan_meta["bin_pixels"]), "stacked-map pixels per spaxel side"),
         "PIXSCALE": (float(plan_meta["pixel_scale_arcsec"]), "[arcsec/spaxel] spaxel side"),
+        "BINNING": (binning, "paper: each spaxel fitted alone; voronoi: bins"),
         "MINSNR": (float(plan_meta["min_snr"]), "selection: S/N of one selection line at least"),
         "SNRLINES": (",".join(plan_meta["selection_lines"]), "selection lines"),
         "CALIB": (model.get("calibration", "maiolino2008"), "strong-line calibration"),
         "LIKELIHD": (model.get("likelihood", "gaussian"), "likelihood"),
     }
+    if binning == "voronoi":
+        cards["TARGSNR"] = (float(plan_meta["target_snr"]), "target S/N of the Voronoi bins")
+        cards["BINLINE"] = (str(plan_meta["binning_line"]), "line whose S/N the bins reach")
+    return cards
