@@ -4,7 +4,7 @@ spaxels and radial annuli, as the tables the workflow writes."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from astropy.table import Table
@@ -15,6 +15,8 @@ from ohmap.inference.model import LineFluxModel
 from ohmap.inference.spaxels import bin_map
 from ohmap.lines import FIT_LINES
 
+from .forward_model import METHOD as FORWARD_METHOD
+from .forward_model import ForwardSettings, forward_gradient
 from .individual_spaxels import individual_spaxel_gradient
 from .radial_annuli import annulus_fluxes, radial_annuli, radial_annulus_gradient
 from .result import gradient_row
@@ -126,6 +128,7 @@ def galaxy_gradients(
         seed,
         limit_mask=limits,
         key=(gid,),
+        bin_id=maps.get("BINID"),
     )
     rows = [gradient_row(gid, individual)]
     annular, annulus_table, snr_line = _annulus_gradient(radius, stacked, galaxy, settings, options)
@@ -142,15 +145,20 @@ def galaxy_gradients(
         }
     )
 
+    rows.append(gradient_row(gid, _forward_gradient(radius, stacked, galaxy, settings, options)))
+
     table = Table(rows=rows)
     table["n_fitted_spaxels"] = n_fitted
     table["kept"] = n_fitted >= min_spaxels
     table["agn_candidate"] = agn
     table["snr_line"] = snr_line
     if n_fitted < min_spaxels:
+        # The forward model needs no fitted spaxel: its reason stays its own.
         table["reason"] = [
-            f"only {n_fitted} spaxels fitted (< {min_spaxels}); {r}".rstrip("; ")
-            for r in table["reason"]
+            r
+            if m == FORWARD_METHOD
+            else f"only {n_fitted} spaxels fitted (< {min_spaxels}); {r}".rstrip("; ")
+            for m, r in zip(table["method"], table["reason"])
         ]
     for col, unit in _UNITS:
         table[col].unit = unit
@@ -161,8 +169,9 @@ def galaxy_gradients(
         agn_candidate=agn,
         n_fitted_uncovered=n_uncovered,
         description="Metallicity gradient d(12+log(O/H))/dr by individual spaxels (fit with intrinsic "
-        "scatter, conservative errors) and by radial annuli (S/N >= annulus_min_snr in "
-        "snr_line); kept = enough fitted spaxels for a trustworthy map. Only spaxels the "
+        "scatter, conservative errors), by radial annuli (S/N >= annulus_min_snr in "
+        "snr_line) and forward-modelled (one linear profile fitted to the line fluxes of "
+        "every footprint spaxel, A_V and H-beta free per spaxel; no intrinsic scatter); kept = enough fitted spaxels for a trustworthy map. Only spaxels the "
         "lens-model maps cover have a radius; n_fitted_uncovered counts the fitted spaxels left "
         "out for lack of lens coverage.",
     )
@@ -202,6 +211,33 @@ _ANNULUS_COLUMNS = (
 _ANNULUS_TYPES = (int, float, float, float, int, float, float, float, float, str)
 
 
+def _binned_footprint(stacked, settings):
+    """The fitted lines, their stacked maps binned like the spaxels, and the binned footprint
+    (a spaxel with any footprint pixel)."""
+    factor = settings["spaxels"].bin_pixels
+    lines = [n for n in FIT_LINES if n in stacked]
+    binned = {n: bin_map(stacked[n].flux, stacked[n].error, factor) for n in lines}
+    footprint = stacked["footprint"]
+    footprint = bin_map(footprint.astype(float), np.ones(footprint.shape), factor)[0] > 0
+    return lines, binned, footprint
+
+
+def _forward_gradient(radius, stacked, galaxy, settings, options):
+    """The forward-modelled gradient (:mod:`ohmap.gradients.forward_model`) from every spaxel
+    of the footprint with a radius, below the S/N threshold included."""
+    lines, binned, footprint = _binned_footprint(stacked, settings)
+    use = footprint & np.isfinite(radius)
+    flux = np.column_stack([binned[n][0][use] for n in lines])
+    error = np.column_stack([binned[n][1][use] for n in lines])
+    model = LineFluxModel(lines, settings["model"], nii_ha=galaxy["nii_ha"])
+    forward = ForwardSettings.from_config(options.get("forward"))
+    sampler = replace(settings["sampler"], seed=int(options.get("seed", 20170207)))
+    fit = forward_gradient(
+        model, flux, error, radius[use], sampler, forward, key=(galaxy["galaxy_id"],)
+    )
+    return fit.result
+
+
 def _annulus_gradient(radius, stacked, galaxy, settings, options):
     """The radial-annulus gradient: annuli from the stacked maps binned like the spaxels, within
     the object's footprint, each fitted like a spaxel.
@@ -210,11 +246,7 @@ def _annulus_gradient(radius, stacked, galaxy, settings, options):
     whose S/N sets the annuli.
     """
     gid, seed = galaxy["galaxy_id"], int(options.get("seed", 20170207))
-    factor = settings["spaxels"].bin_pixels
-    lines = [n for n in FIT_LINES if n in stacked]
-    binned = {n: bin_map(stacked[n].flux, stacked[n].error, factor) for n in lines}
-    footprint = stacked["footprint"]
-    footprint = bin_map(footprint.astype(float), np.ones(footprint.shape), factor)[0] > 0
+    lines, binned, footprint = _binned_footprint(stacked, settings)
     snr_line = "Ha" if "Ha" in binned else "OIII5008"
     flux, error = binned[snr_line]
     annuli = radial_annuli(

@@ -6,6 +6,7 @@ import numpy as np
 from astropy.table import Table
 
 _DAGGER = "$^\\dagger$"
+_PREFIX = {"individual_spaxel": "spaxel", "radial_annulus": "annulus", "forward_model": "forward"}
 
 
 def gradient_summary(gradients, morphologies) -> Table:
@@ -32,7 +33,7 @@ def gradient_summary(gradients, morphologies) -> Table:
             "inclination_deg": m.inclination_deg,
         }
         for r in g:
-            prefix = "spaxel" if r["method"] == "individual_spaxel" else "annulus"
+            prefix = _PREFIX[r["method"]]
             one |= {
                 f"{prefix}_slope": r["slope"],
                 f"{prefix}_slope_err": r["slope_err"],
@@ -42,11 +43,14 @@ def gradient_summary(gradients, morphologies) -> Table:
             }
         rows.append(one)
     table = Table(rows=rows)
-    for col in ("spaxel_slope", "spaxel_slope_err", "annulus_slope", "annulus_slope_err"):
-        table[col].unit = "dex/kpc"
+    for col in [f"{p}_slope{e}" for p in _PREFIX.values() for e in ("", "_err")]:
+        if col in table.colnames:
+            table[col].unit = "dex/kpc"
     table["major_axis_pa_deg"].unit = table["inclination_deg"].unit = "deg"
     table.meta["description"] = (
-        "Metallicity gradients (Sect. 6.1): individual-spaxel and radial-annulus methods; "
+        "Metallicity gradients (Sect. 6.1): individual-spaxel and radial-annulus methods, "
+        "and the forward-modelled gradient (one linear profile fitted to the line fluxes of "
+        "every footprint spaxel; it needs no fitted spaxel); "
         "kept = enough fitted spaxels for a trustworthy map; agn_candidate flagged, not "
         "dropped; source-plane axis ratio, major-axis PA and inclination."
     )
@@ -63,10 +67,10 @@ def _cell(value, error, flag):
 def gradient_summary_latex(table) -> str:
     """Table 5 as a LaTeX tabular; flagged fits marked, galaxies left out noted."""
     lines = [
-        "\\begin{tabular}{lcccc}",
+        "\\begin{tabular}{lccccc}",
         "\\hline",
-        "ID & $z$ & individual spaxels & radial annuli & notes \\\\",
-        " & & (dex kpc$^{-1}$) & (dex kpc$^{-1}$) & \\\\",
+        "ID & $z$ & individual spaxels & radial annuli & forward model & notes \\\\",
+        " & & (dex kpc$^{-1}$) & (dex kpc$^{-1}$) & (dex kpc$^{-1}$) & \\\\",
         "\\hline",
     ]
     for r in table:
@@ -85,8 +89,15 @@ def gradient_summary_latex(table) -> str:
             if r["kept"]
             else "\\nodata"
         )
+        # The forward model uses every footprint spaxel, fitted or not: shown for every galaxy.
+        forward = (
+            _cell(r["forward_slope"], r["forward_slope_err"], r["forward_flag"])
+            if "forward_slope" in r.colnames
+            else "\\nodata"
+        )
         lines.append(
-            f"{r['galaxy_id']} & {r['redshift']:.2f} & {spaxel} & {annulus} & {'; '.join(notes)} \\\\"
+            f"{r['galaxy_id']} & {r['redshift']:.2f} & {spaxel} & {annulus} & {forward} & "
+            f"{'; '.join(notes)} \\\\"
         )
     lines += [
         "\\hline",

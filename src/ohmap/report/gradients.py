@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ohmap.gradients.individual_spaxels import spaxel_points
 from ohmap.io.atomic import save_figure
 
 from .linemaps import radius_contours
@@ -29,7 +30,8 @@ def plot_gradient(
     Panels: the metallicity map and its conservative-error map with contours of deprojected
     radius every ``contour_step_kpc`` (from 1 kpc); 12+log(O/H) against radius for the fitted
     spaxels (with their asymmetric errors), the radial annuli (if any), each method's linear
-    fit and the global value as a band.
+    fit (the forward model's with its 1-sigma slope band, over the radii of the footprint it
+    fitted) and the global value as a band.
 
     Parameters
     ----------
@@ -104,12 +106,26 @@ def plot_gradient(
     grid = (
         np.linspace(covered.min(), covered.max(), 50) if covered.size else np.linspace(0.0, 5.0, 50)
     )
-    for (name, fit), colour in zip(fits.items(), ("tab:blue", "tab:red")):
+    colours = {"spaxels": "tab:blue", "annuli": "tab:red", "forward model": "tab:green"}
+    for name, fit in fits.items():
         if fit is None:
             continue
+        # The forward model uses every footprint spaxel: drawn over the radii it fitted.
+        r_range = getattr(fit, "r_range", None)
+        line_grid = np.linspace(*r_range, 50) if r_range is not None else grid
+        colour = colours.get(name, "k")
+        if r_range is not None:
+            ax.fill_between(
+                line_grid,
+                fit.intercept + (fit.slope - fit.slope_err) * line_grid,
+                fit.intercept + (fit.slope + fit.slope_err) * line_grid,
+                color=colour,
+                alpha=0.15,
+                lw=0,
+            )
         ax.plot(
-            grid,
-            fit.intercept + fit.slope * grid,
+            line_grid,
+            fit.intercept + fit.slope * line_grid,
             color=colour,
             label=f"{name}: {fit.slope:+.3f} ± {fit.slope_err:.3f} dex/kpc",
         )
@@ -130,21 +146,25 @@ def plot_galaxy_gradient(
     the gradient and annulus tables (``<galaxy>_gradient.ecsv``, ``<galaxy>_annuli.ecsv``) and
     the global fit's row (its 12+log(O/H) percentiles)."""
     fitted = np.asarray(maps["FITTED"], dtype=bool)
-    spaxels = {
-        "radius": radius_kpc[fitted],
-        "p16": maps["OH12_P16"][fitted],
-        "p50": maps["OH12"][fitted],
-        "p84": maps["OH12_P84"][fitted],
+    # One point per bin (each fitted spaxel its own bin with binning: paper).
+    spaxels = spaxel_points(
+        radius_kpc, maps["OH12_P16"], maps["OH12"], maps["OH12_P84"], fitted, maps.get("BINID")
+    )
+    names = {
+        "individual_spaxel": "spaxels",
+        "radial_annulus": "annuli",
+        "forward_model": "forward model",
     }
-    names = {"individual_spaxel": "spaxels", "radial_annulus": "annuli"}
-    fits = {
-        names[r["method"]]: (
-            SimpleNamespace(slope=r["slope"], intercept=r["intercept"], slope_err=r["slope_err"])
-            if np.isfinite(r["slope"])
-            else None
-        )
-        for r in gradients
-    }
+    fits = {}
+    for r in gradients:
+        fit = None
+        if np.isfinite(r["slope"]):
+            fit = SimpleNamespace(
+                slope=r["slope"], intercept=r["intercept"], slope_err=r["slope_err"]
+            )
+            if r["method"] == "forward_model":
+                fit.r_range = (float(r["r_min_kpc"]), float(r["r_max_kpc"]))
+        fits[names.get(r["method"], r["method"])] = fit
     kept = bool(gradients["kept"][0])
     plot_gradient(
         maps,
