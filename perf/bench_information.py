@@ -281,7 +281,7 @@ def spaxel_truth_theta(model, truth_flux, z, av, error):
 
 def stages_4_to_6(gid, row, results, mock, sigmas, galaxy_rows):
     """Stacked pixels (4), spaxel metallicities (5) and the gradient bound (6) of one galaxy."""
-    out = {4: [], 5: [], 6: []}
+    out = {4: [], 5: [], 6: [], "expected_yield": 0}
     stacked_path = results / "linemaps" / f"{gid}_linemaps.fits"
     if not stacked_path.exists():
         return out, None
@@ -331,6 +331,12 @@ def stages_4_to_6(gid, row, results, mock, sigmas, galaxy_rows):
     has_data = np.isfinite(err).any(-1) & footprint & np.isfinite(weighted["OH12"])
     z_true, av_true, r_true = (weighted[k][has_data] for k in ("OH12", "AV", "RADIUS_KPC"))
     theta = spaxel_truth_theta(model, tflux[has_data], z_true, av_true, err[has_data])
+    # Truth-based expected yield: spaxels whose noiseless H-alpha or [OIII]5008 flux is at
+    # S/N >= 5 with their stacked errors (the spaxel fits' threshold).
+    selection = [lines.index(n) for n in ("Ha", "OIII5008") if n in lines]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        snr = tflux[has_data][:, selection] / err[has_data][:, selection]
+    out["expected_yield"] = int(np.sum(np.nanmax(np.where(np.isfinite(snr), snr, 0), axis=1) >= 5))
     info = bin_information(model, theta, err[has_data])
     det = np.linalg.det(info)
     z_bound = np.full(det.shape, np.nan)
@@ -403,7 +409,7 @@ def main(argv=None):
     if gradients_path.exists():
         for r in Table.read(gradients_path):
             galaxy_rows[str(r["galaxy_id"])] = r
-    fluxes = []
+    fluxes, yields = [], []
     results = {k: [] for k in STAGES}
     medians = {}
     for gid in wanted:
@@ -443,6 +449,14 @@ def main(argv=None):
             _, n, eff, pull = out[5][0]
             results[5].append((gid, eff))
             print(f"{gid} spaxels: {n} fitted, median pull against the truth {pull:+.2f}")
+        g = galaxy_rows.get(gid)
+        if g is not None:
+            has = bool(np.isfinite(g["spaxel_slope"]))
+            print(
+                f"{gid} spaxel yield: {out['expected_yield']} expected at S/N >= 5 from the truth, "
+                f"{g['n_fitted_spaxels']} fitted; spaxel gradient {'yes' if has else 'no'}"
+            )
+            yields.append((out["expected_yield"], has))
         for _, method, n, bound, e, pull in out[6]:
             print(
                 f"{gid} gradient [{method}]: error {e:.4f} dex/kpc, bound {bound:.4f} over {n} spaxels, pull {pull:+.2f}"
@@ -454,6 +468,12 @@ def main(argv=None):
         print(
             f"\nper-PA line fluxes: {len(pulls)} measured; pull rms {np.sqrt(np.mean(pulls**2)):.2f}, "
             f"median efficiency {np.median([(b / e) ** 2 for *_, e, t, b in fluxes]):.3f}"
+        )
+    if yields:
+        due = [has for n, has in yields if n >= 5]
+        print(
+            f"\nspaxel gradients: {sum(due)} of the {len(due)} galaxies with an expected yield >= 5 "
+            f"spaxels have one ({sum(has for _, has in yields)} of {len(yields)} in all)"
         )
     for k in sorted(stages):
         if results[k]:
