@@ -322,7 +322,13 @@ def stages_4_to_6(gid, row, results, mock, sigmas, galaxy_rows):
     model = LineFluxModel(
         lines, InferenceSettings(scatter_dex={n: 1e-6 for n in lines}), nii_ha=float(row["nii_ha"])
     )
-    err = np.stack([bin_map(stacked[n].flux, stacked[n].error, factor)[1] for n in lines], -1)
+    err = np.stack(
+        [
+            bin_map(stacked[n].flux, stacked[n].error, factor, stacked[n].neighbour_covariance)[1]
+            for n in lines
+        ],
+        -1,
+    )
     tflux = np.stack([flux[n] for n in lines], -1)
     footprint = (
         bin_map(stacked["footprint"].astype(float), np.ones(stacked["footprint"].shape), factor)[0]

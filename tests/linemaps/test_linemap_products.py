@@ -160,8 +160,11 @@ def test_stack_galaxy_vets_stacks_and_records(tmp_path):
     assert back["header"]["REF_PA"] == "119"
     assert np.array_equal(back["Hb"].flux, result.stacks["Hb"].flux)
     assert back["Hg"].contributors == hg.contributors
+    for lag, cov in result.stacks["Hb"].neighbour_covariance.items():
+        np.testing.assert_allclose(back["Hb"].neighbour_covariance[lag], cov, rtol=1e-6, atol=1e-12)
     with fits.open(path) as hdul:
         assert hdul["FLUX_Hg"].header["MAP1"] == "099-G141"
+        assert hdul["NCOV_Hb"].header["LAG1"] == "0,1" and "erg2" in hdul["NCOV_Hb"].header["BUNIT"]
         assert "not_covered" in hdul[0].header["NOMAP OII"]
     png = tmp_path / "maps.png"
     plot_line_maps(back, ["OII", "Hg", "Hb", "OIII5008"], png, {"OII": result.notes["OII"]})

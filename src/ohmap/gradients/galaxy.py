@@ -216,7 +216,10 @@ def _binned_footprint(stacked, settings):
     (a spaxel with any footprint pixel)."""
     factor = settings["spaxels"].bin_pixels
     lines = [n for n in FIT_LINES if n in stacked]
-    binned = {n: bin_map(stacked[n].flux, stacked[n].error, factor) for n in lines}
+    binned = {
+        n: bin_map(stacked[n].flux, stacked[n].error, factor, stacked[n].neighbour_covariance)
+        for n in lines
+    }
     footprint = stacked["footprint"]
     footprint = bin_map(footprint.astype(float), np.ones(footprint.shape), factor)[0] > 0
     return lines, binned, footprint

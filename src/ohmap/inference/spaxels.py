@@ -29,12 +29,17 @@ from .settings import SpaxelSettings
 LINE_FLUX_UNIT = u.Unit("1e-17 erg / (s cm2)")
 
 
-def bin_map(flux, error, factor: int):
+def bin_map(flux, error, factor: int, covariance: dict | None = None):
     """Sum ``factor x factor`` blocks of a line map and add the errors in quadrature.
 
     A binned spaxel has data only if every pixel in it has (a partly covered spaxel's sum would
     miss flux); otherwise its flux is 0 and its error ``inf``. Rows and columns beyond a whole
     number of blocks are dropped.
+
+    ``covariance`` (``(dy, dx)`` -> map, :attr:`ohmap.linemaps.maps.StackedMap.neighbour_covariance`)
+    adds twice the covariance of every pair of pixels of a block at those lags: exact for
+    2 x 2 blocks, whose pairs are all neighbours; for larger blocks the pairs further apart
+    (weakly correlated by the resampling kernel) are left out.
 
     Returns
     -------
@@ -44,13 +49,23 @@ def bin_map(flux, error, factor: int):
     flux = np.asarray(flux, dtype=float)
     error = np.asarray(error, dtype=float)
     ny, nx = (s // factor * factor for s in flux.shape)
-    f = flux[:ny, :nx].reshape(ny // factor, factor, nx // factor, factor)
-    e = error[:ny, :nx].reshape(ny // factor, factor, nx // factor, factor)
+
+    def blocks(image):
+        return image[:ny, :nx].reshape(ny // factor, factor, nx // factor, factor)
+
+    f, e = blocks(flux), blocks(error)
     ok = np.isfinite(e).all(axis=(1, 3))
     binned = np.where(ok, np.where(np.isfinite(e), f, 0.0).sum(axis=(1, 3)), 0.0)
-    binned_error = np.where(
-        ok, np.sqrt((np.where(np.isfinite(e), e, 0.0) ** 2).sum(axis=(1, 3))), np.inf
-    )
+    variance = (np.where(np.isfinite(e), e, 0.0) ** 2).sum(axis=(1, 3))
+    if covariance:
+        y, x = np.mgrid[0:ny, 0:nx]
+        for (dy, dx), cov in covariance.items():
+            same_block = (
+                (y % factor + dy < factor) & (x % factor + dx >= 0) & (x % factor + dx < factor)
+            )
+            pairs = np.where(same_block, np.nan_to_num(np.asarray(cov, float)[:ny, :nx]), 0.0)
+            variance = variance + 2.0 * blocks(pairs).sum(axis=(1, 3))
+    binned_error = np.where(ok, np.sqrt(np.clip(variance, 0.0, None)), np.inf)
     return binned, binned_error
 
 
@@ -94,7 +109,15 @@ def select_spaxels(
             galaxy or "stacked maps",
             f"no map of any line the inference uses ({', '.join(FIT_LINES)})",
         )
-    binned = {n: bin_map(stacks[n].flux, stacks[n].error, settings.bin_pixels) for n in lines}
+    binned = {
+        n: bin_map(
+            stacks[n].flux,
+            stacks[n].error,
+            settings.bin_pixels,
+            getattr(stacks[n], "neighbour_covariance", None),
+        )
+        for n in lines
+    }
     shape = binned[lines[0]][0].shape
     selecting = [n for n in settings.snr_lines if n in binned] or lines
     meta = dict(

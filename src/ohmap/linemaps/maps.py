@@ -114,6 +114,12 @@ class StackedMap:
         For a line of a blend group: the group's maps summed over the aperture (coverage
         corrected, [OIII]4960 counted as [OIII]5008/2.98) minus the group's integrated per-PA
         flux, in combined standard errors; NaN for an isolated line or when unknown.
+    neighbour_covariance : dict or None
+        ``(dy, dx)`` -> map of the noise covariance of each pixel with the one at
+        ``(y + dy, x + dx)``, (1e-17 erg/s/cm^2)^2, for the lags of
+        :data:`ohmap.linemaps.noise_covariance.NEIGHBOUR_LAGS`; ``None`` where not known (a
+        joint de-blending's map, a file written before it was recorded): pixels then count as
+        independent.
     """
 
     line: str
@@ -129,6 +135,7 @@ class StackedMap:
     aperture_light: float = np.nan
     deblend: str = ""
     blend_z: float = np.nan
+    neighbour_covariance: dict | None = None
 
     @property
     def aperture_share(self) -> float:

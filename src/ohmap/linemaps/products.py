@@ -29,6 +29,7 @@ from ohmap.resample import FrameTransform
 
 from .align import AlignmentResult
 from .maps import Extraction, LineMap, StackedMap
+from .noise_covariance import NEIGHBOUR_LAGS
 
 #: Unit of line flux per pixel and of integrated line fluxes.
 LINE_FLUX_UNIT = "1e-17 erg / (s cm2)"
@@ -316,7 +317,8 @@ def write_stacked_maps(
     """Write the stacked line maps of one galaxy on the reference grid.
 
     Per line: ``FLUX_<line>``, ``ERR_<line>`` (inf where no map contributes) and
-    ``NMAPS_<line>`` (number of PA-grism maps in each pixel); each ``FLUX`` header lists the
+    ``NMAPS_<line>`` (number of PA-grism maps in each pixel), ``NCOV_<line>`` (the noise
+    covariance of each pixel with its neighbours, one plane per lag ``LAGn``); each ``FLUX`` header lists the
     PA-grism maps that went in (``MAP1``, ``MAP2``, ...), the aperture flux over the reference
     footprint's pixels with data (``APFLUX``, ``APERR``, not corrected for the others) and how
     much of the footprint they are (``APCOVFR``: pixel fraction, ``APLIGHT``: share of the
@@ -428,9 +430,35 @@ def write_stacked_maps(
                 s.error, f"ERR_{line}", f"1-sigma error of {line}; inf = no data", LINE_FLUX_UNIT
             ),
             _image(s.n_maps.astype(np.int16), f"NMAPS_{line}", "number of maps contributing"),
+            *_covariance_hdus(s),
             *extra,
         ]
     write_fits_atomic(fits.HDUList(hdus), path)
+
+
+def _covariance_hdus(s: StackedMap) -> list:
+    """``NCOV_<line>``: the noise covariance with the neighbours, one plane per lag."""
+    if s.neighbour_covariance is None:
+        return []
+    cube = np.stack([s.neighbour_covariance[lag] for lag in NEIGHBOUR_LAGS]).astype(np.float32)
+    hdu = fits.ImageHDU(cube, name=f"NCOV_{s.line}")
+    hdu.header["BUNIT"] = ("1e-34 erg2 / (s2 cm4)", "covariance of two pixels' fluxes")
+    hdu.header["CONTENT"] = f"noise covariance of FLUX_{s.line} pixels with their neighbours"
+    for i, (dy, dx) in enumerate(NEIGHBOUR_LAGS, 1):
+        hdu.header[f"LAG{i}"] = (f"{dy},{dx}", f"plane {i}: partner at (y+{dy}, x{dx:+d})")
+    return [hdu]
+
+
+def _read_covariance(hdul, line, path):
+    name = f"NCOV_{line}"
+    if name not in hdul:
+        return None
+    h = hdul[name].header
+    lags = [tuple(int(v) for v in str(h.get(f"LAG{i}", "")).split(",")) for i in range(1, 5)]
+    if lags != list(NEIGHBOUR_LAGS):
+        raise InputError(path, f"{name}: lags {lags} are not {list(NEIGHBOUR_LAGS)}")
+    cube = np.asarray(hdul[name].data, dtype=float)
+    return {lag: cube[i] for i, lag in enumerate(NEIGHBOUR_LAGS)}
 
 
 def read_stacked_maps(path) -> dict:
@@ -466,6 +494,7 @@ def read_stacked_maps(path) -> dict:
                 float(fh.get("APLIGHT", np.nan)),
                 str(fh.get("JREASON", "")),
                 float(fh.get("BLENDZ", np.nan)),
+                _read_covariance(hdul, line, path),
             )
         return out
 

@@ -22,6 +22,7 @@ from ohmap.resample import resample, resampling_matrix
 from .footprint import direct_on_map_grid
 from .joint_deblend import joint_deblend
 from .maps import StackedMap, aperture_coverage
+from .noise_covariance import neighbour_covariance
 from .settings import VettingSettings
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,7 @@ def stack_line(
     flux = np.where(has, num / np.where(has, wsum, 1.0), 0.0)
     err = np.where(has, 1.0 / np.sqrt(np.where(has, wsum, 1.0)), np.inf)
     out = StackedMap(line, flux, err, count, [label for label, _, _ in entries])
+    out.neighbour_covariance = neighbour_covariance(resampled, wsum, out_shape)
     out.aperture_coverage, out.aperture_light = aperture_coverage(has, aperture, light)
     covered = aperture & has
     if np.any(covered):
