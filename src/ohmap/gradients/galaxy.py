@@ -171,7 +171,8 @@ def galaxy_gradients(
         description="Metallicity gradient d(12+log(O/H))/dr by individual spaxels (fit with intrinsic "
         "scatter, conservative errors), by radial annuli (S/N >= annulus_min_snr in "
         "snr_line) and forward-modelled (one linear profile fitted to the line fluxes of "
-        "every footprint spaxel, A_V and H-beta free per spaxel; no intrinsic scatter); kept = enough fitted spaxels for a trustworthy map. Only spaxels the "
+        "every footprint spaxel, H-beta free per spaxel, one A_V unless gradients.forward.av "
+        "is per_bin); kept = enough fitted spaxels for a trustworthy map. Only spaxels the "
         "lens-model maps cover have a radius; n_fitted_uncovered counts the fitted spaxels left "
         "out for lack of lens coverage.",
     )
